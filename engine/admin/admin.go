@@ -1,0 +1,149 @@
+// Package admin serves the PBX's HTTP API: health, reload, route queries,
+// and whatever other parts of the PBX register (calls, registrations, CDRs,
+// metrics, the dashboard).
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"luapbx/engine/reload"
+)
+
+// Server is the admin HTTP server.
+type Server struct {
+	log   *slog.Logger
+	mgr   *reload.Manager
+	token string
+	mux   *http.ServeMux
+	now   func() time.Time
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithToken requires "Authorization: Bearer <token>" on everything but
+// /healthz.
+func WithToken(token string) Option { return func(s *Server) { s.token = token } }
+
+// New builds the server and its built-in routes.
+func New(log *slog.Logger, mgr *reload.Manager, opts ...Option) *Server {
+	s := &Server{log: log, mgr: mgr, mux: http.NewServeMux(), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /api/reload", s.reloadStatus)
+	s.mux.HandleFunc("POST /api/reload", s.reloadNow)
+	s.mux.HandleFunc("GET /api/route", s.route)
+	return s
+}
+
+// Handle adds a route ("GET /api/calls").
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// ServeHTTP applies the token check and dispatches.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.token != "" && r.URL.Path != "/healthz" {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="luapbx"`)
+			WriteError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token"))
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// CheckExposure refuses an admin listener off loopback without a token.
+func CheckExposure(addr, token string) error {
+	if token != "" || addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("admin listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("admin API on %s is not a loopback address: set admin.token", addr)
+}
+
+// Run serves on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("admin API listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shut)
+	<-errc
+	return err
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	snap := s.mgr.Current()
+	WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "generation": snap.Gen})
+}
+
+func (s *Server) reloadStatus(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, s.mgr.Status())
+}
+
+func (s *Server) reloadNow(w http.ResponseWriter, r *http.Request) {
+	err := s.mgr.Reload("api")
+	st := s.mgr.Status()
+	if err != nil {
+		WriteJSON(w, http.StatusUnprocessableEntity, map[string]any{"ok": false, "error": err.Error(), "status": st})
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "status": st})
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	query := reload.Query{
+		From: q.Get("from"), To: q.Get("to"), Company: q.Get("company"), Trunk: q.Get("trunk"),
+		At: q.Get("at"), NoLua: q.Get("no_lua") == "1" || q.Get("no_lua") == "true",
+	}
+	snap := s.mgr.Acquire()
+	defer snap.Release()
+	rep, err := snap.Route(query, s.now())
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, rep)
+}
+
+// WriteJSON writes v as indented JSON.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// WriteError writes {"error": "..."}.
+func WriteError(w http.ResponseWriter, code int, err error) {
+	WriteJSON(w, code, map[string]string{"error": err.Error()})
+}

@@ -1,0 +1,143 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"luapbx/engine/routing"
+)
+
+// DefaultPath is where the dial plan lives unless --config says otherwise.
+const DefaultPath = "scripts/pbx.yaml"
+
+// MaxFileSize bounds a config file.
+const MaxFileSize = 16 << 20
+
+// Load reads, parses and validates the dial plan at path. On failure the
+// error is an Errors listing every problem at once; cfg is then nil.
+// Warnings (weak passwords, rules that can tie) are in cfg.Warnings.
+func Load(path string) (*Config, error) {
+	fi, err := os.Stat(path)
+	if err == nil && fi.Size() > MaxFileSize {
+		err = fmt.Errorf("larger than %d bytes", MaxFileSize)
+	}
+	var data []byte
+	if err == nil {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, Errors{{File: path, Msg: "cannot read the config: " + unwrapPathError(err).Error()}}
+	}
+	return LoadBytes(path, data)
+}
+
+// LoadBytes is Load on data already read; name is the file's path, used in
+// messages and to resolve relative script and prompt paths.
+func LoadBytes(name string, data []byte) (*Config, error) {
+	rep := newReport(name)
+	cfg := &Config{File: name}
+	cfg.setDefaults()
+	dir, err := filepath.Abs(filepath.Dir(name))
+	if err != nil {
+		return nil, Errors{{File: name, Msg: "cannot resolve the config's folder: " + err.Error()}}
+	}
+	cfg.Dir = dir
+	root, ok := parseYAML(rep, data)
+	if !ok {
+		return nil, rep.errs
+	}
+	if root != nil {
+		d := decoder{rep: rep, budget: budgetFor(root)}
+		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	}
+	cfg.lines = rep.lines
+	validate(cfg, rep)
+	if len(rep.errs) > 0 {
+		rep.errs.sort()
+		return nil, rep.errs
+	}
+	rep.warns.sort()
+	cfg.Warnings = rep.warns
+	return cfg, nil
+}
+
+// Router builds the router for this config.
+func (c *Config) Router(gen uint64) (*routing.Router, error) {
+	return routing.New(c.Plan(gen))
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseYAML parses one YAML document. A nil node with ok means an empty file.
+func parseYAML(rep *report, data []byte) (root *yaml.Node, ok bool) {
+	defer func() {
+		if p := recover(); p != nil { // the parser must not take the process down
+			rep.errorAt(1, "", fmt.Sprintf("YAML parser failed: %v", p))
+			root, ok = nil, false
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, true
+		}
+		syntaxError(rep, err)
+		return nil, false
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		syntaxError(rep, err)
+		return nil, false
+	default:
+		rep.errorAt(max(extra.Line, 1), "", "a second YAML document (---): put everything in one")
+		return nil, false
+	}
+	if doc.Kind == yaml.DocumentNode {
+		if len(doc.Content) == 0 {
+			return nil, true
+		}
+		return doc.Content[0], true
+	}
+	return &doc, true
+}
+
+func syntaxError(rep *report, err error) {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		rep.errorAt(line, "", "YAML syntax: "+m[2])
+		return
+	}
+	rep.errorAt(1, "", "YAML syntax: "+strings.TrimPrefix(msg, "yaml: "))
+}
+
+// budgetFor bounds how many nodes decoding may visit: generous for anchors
+// and merges used as templates, small enough to stop "billion laughs".
+func budgetFor(root *yaml.Node) int {
+	n := 0
+	var count func(*yaml.Node)
+	count = func(x *yaml.Node) {
+		n++
+		if x.Kind == yaml.AliasNode || n > MaxFileSize {
+			return
+		}
+		for _, c := range x.Content {
+			count(c)
+		}
+	}
+	count(root)
+	return 20*n + 10000
+}

@@ -1,0 +1,241 @@
+package reload
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"luapbx/engine"
+	"luapbx/engine/config"
+)
+
+// PolicyLoader compiles the scripts of a config; prev is the running
+// snapshot's policy (nil at start), for state that outlives a reload such as
+// the key-value store. It returns a nil Policy when there is nothing to load.
+type PolicyLoader func(cfg *config.Config, prev engine.Policy) (engine.Policy, error)
+
+// Status is what GET /api/reload shows.
+type Status struct {
+	Generation  uint64    `json:"generation"`
+	LoadedAt    time.Time `json:"loaded_at"`
+	Files       []File    `json:"files"`
+	LastError   string    `json:"last_error"`
+	LastAttempt time.Time `json:"last_attempt"`
+	LastReason  string    `json:"last_reason"`
+	Reloads     uint64    `json:"reloads"`
+	Failures    uint64    `json:"failures"`
+}
+
+// Manager owns the live snapshot and replaces it, atomically, only with one
+// that parsed, validated, compiled and passed its tests.
+type Manager struct {
+	log  *slog.Logger
+	path string
+	load PolicyLoader
+
+	cur atomic.Pointer[Snapshot]
+
+	mu       sync.Mutex // serializes builds; guards status
+	status   Status
+	onReload []func(s *Snapshot, err error)
+}
+
+// NewManager builds the first snapshot from the config at path; it fails
+// when that snapshot is not valid.
+func NewManager(log *slog.Logger, path string, load PolicyLoader) (*Manager, error) {
+	m := &Manager{log: log, path: path, load: load}
+	s, err := m.build(1, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.refs.Store(1)
+	m.cur.Store(s)
+	m.status = Status{Generation: 1, LoadedAt: s.LoadedAt, Files: s.Files, LastAttempt: s.LoadedAt, LastReason: "start"}
+	return m, nil
+}
+
+// OnReload registers a function called after every reload attempt, with the
+// new snapshot or the error; it runs with reloads serialized.
+func (m *Manager) OnReload(f func(s *Snapshot, err error)) {
+	m.mu.Lock()
+	m.onReload = append(m.onReload, f)
+	m.mu.Unlock()
+}
+
+// Current is the live snapshot, for a look that needs no reference.
+func (m *Manager) Current() *Snapshot { return m.cur.Load() }
+
+// Acquire returns the live snapshot with a reference the caller must
+// Release; a call holds one from INVITE to its end.
+func (m *Manager) Acquire() *Snapshot {
+	for {
+		s := m.cur.Load()
+		if s.refs.Add(1) > 1 {
+			return s
+		}
+		s.refs.Add(-1) // retired and closed meanwhile: take the new one
+	}
+}
+
+// Status reports the live generation and the last reload attempt.
+func (m *Manager) Status() Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.status
+}
+
+// Path is the config file.
+func (m *Manager) Path() string { return m.path }
+
+// Reload builds a new snapshot and swaps it in if it is valid. On failure
+// the running snapshot stays and the error says what is wrong, file:line.
+func (m *Manager) Reload(reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.cur.Load()
+	start := time.Now()
+	m.status.LastAttempt, m.status.LastReason = start, reason
+	s, err := m.build(old.Gen+1, old)
+	if err != nil {
+		m.status.LastError = err.Error()
+		m.status.Failures++
+		m.log.Error("reload failed: keeping the running generation", "reason", reason, "gen", old.Gen, "err", err)
+		for _, f := range m.onReload {
+			f(old, err)
+		}
+		return err
+	}
+	s.refs.Store(1)
+	m.cur.Store(s)
+	old.Release()
+	m.status.Generation, m.status.LoadedAt, m.status.Files = s.Gen, s.LoadedAt, s.Files
+	m.status.LastError = ""
+	m.status.Reloads++
+	m.log.Info("reloaded", "reason", reason, "gen", s.Gen, "took", time.Since(start).Round(time.Microsecond))
+	for _, f := range m.onReload {
+		f(s, nil)
+	}
+	return nil
+}
+
+// Close releases the live snapshot.
+func (m *Manager) Close() {
+	if s := m.cur.Swap(nil); s != nil {
+		s.Release()
+	}
+}
+
+// WatchDirs are the folders whose changes should trigger a reload.
+func (m *Manager) WatchDirs() []string {
+	s := m.Current()
+	dirs := []string{filepath.Dir(m.path)}
+	if s != nil && s.Config != nil {
+		dirs = append(dirs, s.Config.Scripts.DirPath)
+	}
+	return dirs
+}
+
+// Relevant tells whether a changed file can affect the plan.
+func Relevant(path string) bool {
+	base := filepath.Base(path)
+	if strings.HasPrefix(base, ".") || strings.HasSuffix(base, "~") || strings.HasSuffix(base, ".swp") {
+		return false
+	}
+	switch filepath.Ext(base) {
+	case ".yaml", ".yml", ".lua", ".wav":
+		return true
+	}
+	return false
+}
+
+// Build makes a snapshot from the config at path without running its
+// tests (for `luapbx route`, which is how a failing test gets looked at).
+// Release it when done.
+func Build(path string, load PolicyLoader) (*Snapshot, error) {
+	s, err := build(path, 1, load, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	s.refs.Store(1)
+	return s, nil
+}
+
+func (m *Manager) build(gen uint64, prev *Snapshot) (*Snapshot, error) {
+	return build(m.path, gen, m.load, prev, true)
+}
+
+// build parses, validates, compiles and (when asked) tests a new snapshot.
+func build(path string, gen uint64, load PolicyLoader, prev *Snapshot, runTests bool) (*Snapshot, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := cfg.Router(gen)
+	if err != nil {
+		return nil, err
+	}
+	var prevPolicy engine.Policy
+	if prev != nil {
+		prevPolicy = prev.Policy
+	}
+	var pol engine.Policy
+	if load != nil {
+		if pol, err = load(cfg, prevPolicy); err != nil {
+			return nil, err
+		}
+	}
+	s := &Snapshot{Gen: gen, LoadedAt: time.Now(), Config: cfg, Router: r, Policy: pol}
+	if !runTests {
+		s.Files = hashFiles(cfg)
+		return s, nil
+	}
+	if failed := failures(config.RunTests(cfg, r, s.Hooks())); failed != nil {
+		if pol != nil {
+			pol.Close()
+		}
+		return nil, failed
+	}
+	s.Files = hashFiles(cfg)
+	return s, nil
+}
+
+func failures(results []config.TestResult) error {
+	var errs []error
+	for _, r := range results {
+		if !r.Pass {
+			errs = append(errs, errors.New(r.Text()))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d tests failed:\n%w", len(errs), len(results), errors.Join(errs...))
+}
+
+// hashFiles lists the config and scripts with their SHA-256.
+func hashFiles(cfg *config.Config) []File {
+	paths := []string{filepath.Join(cfg.Dir, filepath.Base(cfg.File))}
+	if matches, err := filepath.Glob(filepath.Join(cfg.Scripts.DirPath, "*.lua")); err == nil {
+		paths = append(paths, matches...)
+	}
+	sort.Strings(paths[1:])
+	var files []File
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		sum := sha256.Sum256(data)
+		files = append(files, File{Path: p, SHA256: hex.EncodeToString(sum[:])})
+	}
+	return files
+}

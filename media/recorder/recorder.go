@@ -1,0 +1,271 @@
+// Package recorder writes a call to a stereo WAV file: the caller on the
+// left channel, the callee on the right, 8 kHz 16-bit PCM, aligned in time
+// by arrival time, with silence where packets were lost.
+//
+// Write is called from the RTP read loops and never blocks: it copies the
+// payload into a recycled frame and hands it to the recorder's own writer
+// goroutine through a bounded queue, dropping (and counting) frames when
+// the queue is full. All decoding and file I/O happen on that goroutine.
+package recorder
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"luapbx/media/g711"
+	"luapbx/media/wav"
+)
+
+// SampleRate is the recording's sample rate (G.711's).
+const SampleRate = 8000
+
+// Channels.
+const (
+	Caller = 0 // left
+	Callee = 1 // right
+)
+
+const (
+	defaultQueue   = 512  // frames: ~5 s of both legs at 20 ms, 100 drain periods
+	maxFrameBytes  = 1920 // 240 ms of G.711; larger payloads are dropped
+	windowFrames   = 2 * SampleRate
+	maxLeadSamples = 3 * 160 // 60 ms
+	drainEvery     = 50 * time.Millisecond
+)
+
+// Stats counts what happened to the frames handed to Write.
+type Stats struct {
+	Written  uint64 // frames decoded into the recording
+	Dropped  uint64 // queue full: the writer fell behind
+	Late     uint64 // arrived after their place was written, or too early
+	Rejected uint64 // bad channel, payload type or size, or after Close
+}
+
+// Recorder records one call. Write may be called from any goroutine;
+// Close once the call is over.
+type Recorder struct {
+	path  string
+	nch   int
+	start time.Time
+	now   func() time.Time
+	log   *slog.Logger
+	queue chan *frame
+	free  chan *frame // recycled frames: no allocation in steady state
+	stop  chan struct{}
+	done  chan struct{}
+
+	closed   atomic.Bool
+	dropped  atomic.Uint64
+	rejected atomic.Uint64
+
+	closeOnce sync.Once
+	end       time.Time // set before stop is closed
+	duration  time.Duration
+	err       error
+	written   uint64 // owned by the writer goroutine until done
+	late      uint64
+}
+
+type frame struct {
+	ch   uint8
+	pt   uint8
+	at   time.Time
+	data []byte
+}
+
+// Option configures a Recorder.
+type Option func(*Recorder)
+
+// WithStart sets the time position 0 of the recording stands for (the
+// answer time); the default is the time New is called.
+func WithStart(t time.Time) Option { return func(r *Recorder) { r.start = t } }
+
+// WithClock sets the clock Close reads to find the end of the recording.
+func WithClock(now func() time.Time) Option { return func(r *Recorder) { r.now = now } }
+
+// Mono records only channel 0 into a mono file (voicemail); Write
+// rejects channel 1.
+func Mono() Option { return func(r *Recorder) { r.nch = 1 } }
+
+// WithLogger sets the logger for write errors.
+func WithLogger(l *slog.Logger) Option { return func(r *Recorder) { r.log = l } }
+
+// WithQueue sets the queue length in frames (default 512).
+func WithQueue(n int) Option {
+	return func(r *Recorder) {
+		if n > 0 {
+			r.queue = make(chan *frame, n)
+		}
+	}
+}
+
+// New creates path (and its directory) and starts the writer goroutine.
+func New(path string, opts ...Option) (*Recorder, error) {
+	r := &Recorder{path: path, nch: 2, now: time.Now, log: slog.Default(), stop: make(chan struct{}), done: make(chan struct{})}
+	for _, o := range opts {
+		o(r)
+	}
+	if r.start.IsZero() {
+		r.start = r.now()
+	}
+	if r.queue == nil {
+		r.queue = make(chan *frame, defaultQueue)
+	}
+	r.free = make(chan *frame, cap(r.queue)+1)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("recorder: %w", err)
+	}
+	format := wav.Stereo8k
+	if r.nch == 1 {
+		format = wav.Mono8k
+	}
+	w, err := wav.Create(path, format)
+	if err != nil {
+		return nil, fmt.Errorf("recorder: %w", err)
+	}
+	go r.run(w)
+	return r, nil
+}
+
+// Path returns the file being written.
+func (r *Recorder) Path() string { return r.path }
+
+// Write records one RTP payload of channel ch (Caller or Callee) with
+// payload type pt (g711.PTPCMU or g711.PTPCMA) that arrived at at. The
+// payload is copied; the caller keeps ownership. Write never blocks.
+func (r *Recorder) Write(ch int, pt uint8, payload []byte, at time.Time) {
+	if r.closed.Load() || ch < 0 || ch >= r.nch || (pt != g711.PTPCMU && pt != g711.PTPCMA) ||
+		len(payload) == 0 || len(payload) > maxFrameBytes {
+		r.rejected.Add(1)
+		return
+	}
+	f := r.getFrame()
+	f.ch, f.pt, f.at = uint8(ch), pt, at
+	f.data = append(f.data[:0], payload...)
+	select {
+	case r.queue <- f:
+	default:
+		r.putFrame(f)
+		r.dropped.Add(1)
+	}
+}
+
+// getFrame takes a recycled frame, or allocates one while the backlog
+// grows (at most queue length + 1 frames ever live).
+func (r *Recorder) getFrame() *frame {
+	select {
+	case f := <-r.free:
+		return f
+	default:
+		return &frame{data: make([]byte, 0, 160)}
+	}
+}
+
+func (r *Recorder) putFrame(f *frame) {
+	select {
+	case r.free <- f:
+	default:
+	}
+}
+
+// Close ends the recording at the current time: the channels are padded
+// with silence to the time from start to now, the file is flushed and its
+// header fixed. It returns the recording's duration. Calling it again
+// returns the same result.
+func (r *Recorder) Close() (time.Duration, error) {
+	r.closeOnce.Do(func() {
+		r.end = r.now()
+		r.closed.Store(true)
+		close(r.stop)
+		<-r.done
+	})
+	return r.duration, r.err
+}
+
+// Stats returns the frame counters. Written and Late are final once Close
+// has returned.
+func (r *Recorder) Stats() Stats {
+	s := Stats{Dropped: r.dropped.Load(), Rejected: r.rejected.Load()}
+	select {
+	case <-r.done:
+		s.Written, s.Late = r.written, r.late
+	default:
+	}
+	return s
+}
+
+// position converts an arrival time to a sample position.
+func (r *Recorder) position(at time.Time) int64 {
+	return int64(at.Sub(r.start)) * SampleRate / int64(time.Second)
+}
+
+// run is the writer goroutine. It wakes on a ticker and drains the queue
+// rather than waking for every frame, so Write costs the packet path a
+// buffered channel send and no goroutine wake-up.
+func (r *Recorder) run(w *wav.Writer) {
+	defer close(r.done)
+	m := newMixer(w, r.nch, windowFrames, maxLeadSamples)
+	pcm := make([]int16, maxFrameBytes)
+	tick := time.NewTicker(drainEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			r.drain(m, pcm)
+		case <-r.stop:
+			r.drain(m, pcm)
+			r.finish(w, m)
+			return
+		}
+	}
+}
+
+// drain handles every frame queued so far.
+func (r *Recorder) drain(m *mixer, pcm []int16) {
+	for {
+		select {
+		case f := <-r.queue:
+			r.handle(m, pcm, f)
+		default:
+			return
+		}
+	}
+}
+
+// handle decodes one frame into the mixer and recycles it.
+func (r *Recorder) handle(m *mixer, pcm []int16, f *frame) {
+	s := pcm[:len(f.data)]
+	if f.pt == g711.PTPCMA {
+		g711.DecodeAlawTo(s, f.data)
+	} else {
+		g711.DecodeUlawTo(s, f.data)
+	}
+	if p, ok := m.place(int(f.ch), r.position(f.at), int64(len(s))); ok && p >= m.flushed {
+		m.add(int(f.ch), p, s)
+		r.written++
+	} else {
+		r.late++
+	}
+	r.putFrame(f)
+}
+
+// finish pads to the end time, writes the rest and closes the file.
+func (r *Recorder) finish(w *wav.Writer, m *mixer) {
+	total := max(r.position(r.end), 0)
+	m.flushTo(total)
+	err := m.err
+	if cerr := w.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	r.late += m.late
+	r.duration = time.Duration(w.Frames()) * time.Second / SampleRate
+	if err != nil {
+		r.err = fmt.Errorf("recorder %s: %w", r.path, err)
+		r.log.Error("recording failed", "path", r.path, "err", err)
+	}
+}
