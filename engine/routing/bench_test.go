@@ -90,3 +90,48 @@ func BenchmarkIndex100k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecideExplained is the cost of a decision with its explanation
+// (what `luapbx route` and the CDR pay).
+func BenchmarkDecideExplained10k(b *testing.B) {
+	r, numbers := benchRouter(b, 10_000)
+	call := &Call{Company: "lcr", CallerType: Internal, From: "201", Extension: "201",
+		Time: time.Date(2026, 11, 23, 10, 0, 0, 0, r.Location("lcr"))}
+	var ex Explanation
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		call.To = numbers[i&(len(numbers)-1)]
+		r.Decide(call, nil, &ex)
+	}
+	if ex.Generation != 1 {
+		b.Fatal("no explanation")
+	}
+}
+
+func BenchmarkTies100k(b *testing.B) {
+	r, _ := benchRouter(b, 100_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(r.Ties()) > MaxTies {
+			b.Fatal("more ties than the cap")
+		}
+	}
+}
+
+// BenchmarkLookup100k is the trie walk alone, without scoring.
+func BenchmarkLookup100k(b *testing.B) {
+	r, numbers := benchRouter(b, 100_000)
+	x := &r.companies["lcr"].idx
+	var buf [maxHits]hit
+	n := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n += len(x.lookup(numbers[i&(len(numbers)-1)], buf[:0]))
+	}
+	if n == 0 {
+		b.Fatal("no number reached a rule")
+	}
+}

@@ -94,7 +94,7 @@ const MaxMaps = 8
 // explanation (building it costs allocations; without it and without hooks a
 // decision does not allocate, whatever the maps and off-hours entries).
 func (r *Router) Decide(call *Call, hooks Hooks, ex *Explanation) Decision {
-	c := r.companies[call.Company]
+	c := r.company(call.Company)
 	if ex != nil {
 		ex.start(r, call)
 	}
@@ -108,7 +108,7 @@ func (r *Router) Decide(call *Call, hooks Hooks, ex *Explanation) Decision {
 	if ex != nil {
 		ex.Time = local.Format("2006-01-02T15:04:05-07:00 Mon")
 	}
-	st := state{call: call, from: Normalize(call.From), now: clockOf(local), hooks: hooks, ex: ex}
+	st := state{call: call, from: Normalize(call.From), local: local, hooks: hooks, ex: ex}
 	number := Normalize(call.To)
 	d, decided := c.offhoursDecision(&st, number)
 	if !decided {
@@ -117,16 +117,39 @@ func (r *Router) Decide(call *Call, hooks Hooks, ex *Explanation) Decision {
 	if hooks != nil {
 		d = c.applyRouteHook(&st, d)
 	}
-	return c.checkRights(call, d, ex)
+	c.checkRights(call, &d, ex)
+	return d
+}
+
+// company finds a company; most plans have one, and comparing its id is
+// cheaper than hashing.
+func (r *Router) company(id string) *company {
+	if len(r.order) == 1 {
+		if r.order[0].id == id {
+			return r.order[0]
+		}
+		return nil
+	}
+	return r.companies[id]
 }
 
 // state is what one decision carries through its steps.
 type state struct {
 	call  *Call
-	from  string // normalized calling number
-	now   clock  // the call's time in the company's zone
+	from  string    // normalized calling number
+	local time.Time // the call's time in the company's zone
+	now   clock     // local broken down; see clock()
+	nowOK bool
 	hooks Hooks
 	ex    *Explanation
+}
+
+// clock breaks the call's time down the first time a timetable needs it.
+func (st *state) clock() clock {
+	if !st.nowOK {
+		st.now, st.nowOK = clockOf(st.local), true
+	}
+	return st.now
 }
 
 // offhoursDecision applies the first off-hours entry whose open hours are
@@ -143,21 +166,23 @@ func (c *company) offhoursDecision(st *state, number string) (Decision, bool) {
 	for i := range c.offhours {
 		oh := &c.offhours[i]
 		if oh.dids != nil && !oh.dids[did] {
-			st.ex.offhoursEntry(oh, did, st.now, false)
+			st.ex.offhoursEntry(oh, did, st.clock(), false)
 			continue
 		}
-		if oh.open.open(st.now) {
-			st.ex.offhoursEntry(oh, did, st.now, false)
+		if oh.open.open(st.clock()) {
+			st.ex.offhoursEntry(oh, did, st.clock(), false)
 			continue
 		}
-		st.ex.offhoursEntry(oh, did, st.now, true)
+		st.ex.offhoursEntry(oh, did, st.clock(), true)
 		d := Decision{Target: oh.target, Number: number, Offhours: oh.name}
 		if st.hooks != nil {
 			ch, err := offhoursHook(st.hooks, st.call, d)
 			d = c.applyChange(d, ch, err, "on_offhours", st.ex)
 		}
 		if d.Target.Kind == TargetNumber {
-			st.ex.mapped("offhours "+oh.name, d.Number, d.Target.Arg)
+			if st.ex != nil {
+				st.ex.mapped("offhours "+oh.name, d.Number, d.Target.Arg)
+			}
 			d2 := c.route(st, d.Target.Arg, 1)
 			d2.Offhours, d2.Source = d.Offhours, d.Source
 			d2.Record, d2.Integration = d2.Record || d.Record, d2.Integration || d.Integration
@@ -273,7 +298,7 @@ func (c *company) match(st *state, number string, step int) int {
 			m := hr.serves(st)
 			if ex != nil {
 				rl := &c.rules[hr.id]
-				ex.candidate(step, number, rl, rl.score(), m)
+				ex.candidate(step, number, rl, m)
 			}
 			if m != served {
 				continue

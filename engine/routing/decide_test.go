@@ -372,10 +372,56 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
+	c := &Call{From: "3331", To: "301", Trunk: "b1", Time: at(t, monday10)}
+	if err := r.Classify(c, ""); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Decide(c, nil, nil); d.Target.String() != "user:301" || d.Rule != "ext:301" {
+		t.Errorf("second company decision = %+v", d)
+	}
+	if d := r.Decide(&Call{Company: "zeta", To: "301"}, nil, nil); d.Target != Reject(404) {
+		t.Errorf("unknown company among several = %+v", d)
+	}
 	if got := r.Companies(); len(got) != 2 || got[0] != "acme" || got[1] != "beta" {
 		t.Errorf("Companies() = %v", got)
 	}
 	if r.Location("acme") != rome || r.Location("beta").String() != "UTC" || r.Generation() != 7 {
 		t.Errorf("Location/Generation wrong")
+	}
+}
+
+// A Router is shared by every call: deciding concurrently must be safe
+// (run with -race) and give the same answers.
+func TestDecideConcurrent(t *testing.T) {
+	r := mustNew(t, basePlan())
+	calls := []*Call{
+		internal(t, r, "201", "4444", monday10), internal(t, r, "202", "3471234567", monday10),
+		external(t, r, "333", "0733811720", "2026-11-23T20:00"), external(t, r, "333", "0733811882", monday10),
+	}
+	want := make([]Decision, len(calls))
+	for i, c := range calls {
+		want[i] = r.Decide(c, nil, nil)
+	}
+	errs := make(chan string, 8)
+	done := make(chan struct{})
+	for g := 0; g < 8; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for n := 0; n < 200; n++ {
+				i := (g + n) % len(calls)
+				var ex Explanation
+				if d := r.Decide(calls[i], nil, &ex); d != want[i] {
+					errs <- fmt.Sprintf("call %d: %+v, want %+v", i, d, want[i])
+					return
+				}
+			}
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

@@ -1,6 +1,9 @@
 package routing
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Explanation tells how a decision was made: every rule whose called
 // pattern matched, with its score and why it won or lost, the maps applied,
@@ -87,18 +90,7 @@ func (ex *Explanation) luaChange(hook string, before, after Decision) {
 	if len(parts) == 0 {
 		parts = append(parts, "nothing (returned the same values)")
 	}
-	ex.Lua = append(ex.Lua, fmt.Sprintf("%s changed %s", hook, joinComma(parts)))
-}
-
-func joinComma(parts []string) string {
-	s := ""
-	for i, p := range parts {
-		if i > 0 {
-			s += ", "
-		}
-		s += p
-	}
-	return s
+	ex.Lua = append(ex.Lua, fmt.Sprintf("%s changed %s", hook, strings.Join(parts, ", ")))
 }
 
 func (ex *Explanation) offhoursEntry(oh *offhours, number string, now clock, applied bool) {
@@ -125,16 +117,15 @@ func (ex *Explanation) mapped(rule, from, to string) {
 	}
 }
 
-func (ex *Explanation) candidate(step int, number string, rl *rule, sc Score, m miss) {
+// candidate records a rule whose called pattern matched; m tells whether it
+// serves the call, or why not.
+func (ex *Explanation) candidate(step int, number string, rl *rule, m miss) {
 	if ex == nil {
 		return
 	}
-	if m != served {
-		sc = rl.score()
-	}
 	ex.Candidates = append(ex.Candidates, Candidate{
 		Step: step, Number: number, Rule: rl.name, Implicit: rl.implicit,
-		Called: rl.called.src, Calling: rl.calling.src, Score: sc, Matched: m == served, Why: rl.why(m),
+		Called: rl.called.src, Calling: rl.calling.src, Score: rl.score(), Matched: m == served, Why: rl.why(m),
 	})
 }
 

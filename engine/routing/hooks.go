@@ -62,13 +62,13 @@ func (c *company) applyRouteHook(st *state, d Decision) Decision {
 
 // checkRights rejects with 403 an internal call that would leave through a
 // gateway to a class of numbers its extension may not call.
-func (c *company) checkRights(call *Call, d Decision, ex *Explanation) Decision {
+func (c *company) checkRights(call *Call, d *Decision, ex *Explanation) {
 	if d.Target.Kind != TargetGateway {
-		return d
+		return
 	}
 	d.Class = c.classOf(d.Number)
 	if call.CallerType != Internal || d.Class == "" {
-		return d
+		return
 	}
 	ext := call.Extension
 	if ext == "" {
@@ -76,11 +76,11 @@ func (c *company) checkRights(call *Call, d Decision, ex *Explanation) Decision 
 	}
 	e := c.exts[ext]
 	if e == nil {
-		return d // a PBX entity (an IVR, say), not a person
+		return // a PBX entity (an IVR, say), not a person
 	}
 	for _, right := range e.Rights {
 		if right == d.Class {
-			return d
+			return
 		}
 	}
 	if ex != nil {
@@ -92,7 +92,6 @@ func (c *company) checkRights(call *Call, d Decision, ex *Explanation) Decision 
 		ex.note("rights: extension %s may not call %s numbers: rejected with 403", e.Number, d.Class)
 	}
 	d.Target = reject403
-	return d
 }
 
 // classOf names the most specific class number belongs to, or "".

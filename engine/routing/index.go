@@ -41,7 +41,7 @@ func (h *hotRule) serves(st *state) miss {
 		return missCallerType
 	case h.calling != nil && !h.calling.Match(st.from):
 		return missCalling
-	case h.timetable != nil && !h.timetable.open(st.now):
+	case h.timetable != nil && !h.timetable.open(st.clock()):
 		return missTimetable
 	}
 	return served
@@ -87,8 +87,8 @@ func buildIndex(rules []rule) index {
 	// sits next to its parent and a lookup misses the cache less.
 	todo := []int32{0}
 	for len(todo) > 0 {
-		ni := todo[0]
-		todo = todo[1:]
+		ni := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
 		lo, hi := runs[ni][0], runs[ni][1]
 		d := int(x.nodes[ni].depth)
 		for lo < hi && len(order[lo].elems) == d {
@@ -115,7 +115,7 @@ func buildIndex(rules []rule) index {
 			runs = append(runs, [2]int32{lo, j})
 			lo = j
 		}
-		for c := x.nodes[ni].children; c < int32(len(x.nodes)); c++ {
+		for c := int32(len(x.nodes)) - 1; c >= x.nodes[ni].children; c-- {
 			todo = append(todo, c)
 		}
 	}
@@ -190,19 +190,25 @@ func (x *index) placeRules(ends []terminal) {
 }
 
 // hit is a trie node a number reached; exact tells that the number ended
-// there, so the node's exact rules match too.
+// there, so the node's exact rules match too. It is 8 bytes: match keeps a
+// buffer of them on its stack.
 type hit struct {
 	node  int32
+	key   uint16 // called specificity of the hit's rules: Specificity.key()
 	exact bool
-	key   uint64 // called specificity of the hit's rules
 }
 
-// maxHits bounds the nodes one lookup collects without allocating.
-const maxHits = 96
+// maxHits and maxFrames bound what one lookup collects without allocating:
+// nodes holding rules on the number's paths (about one per digit, more with
+// class patterns), and class edges still to follow.
+const (
+	maxHits   = 64
+	maxFrames = 32
+)
 
 // nodeKey is Specificity{Len: depth, Exact: exact, Literals: literals}.key().
-func nodeKey(nd *node, exact bool) uint64 {
-	k := uint64(nd.depth)<<8 | uint64(nd.literals)
+func nodeKey(nd *node, exact bool) uint16 {
+	k := uint16(nd.depth)<<8 | uint16(nd.literals)
 	if exact {
 		k |= 1 << 7
 	}
@@ -218,7 +224,7 @@ type frame struct {
 // specific first. It follows literal edges in a loop and keeps only the
 // class edges' alternatives on a stack.
 func (x *index) lookup(number string, hits []hit) []hit {
-	var stackBuf [maxHits]frame
+	var stackBuf [maxFrames]frame
 	stack := append(stackBuf[:0], frame{0, 0})
 	for len(stack) > 0 {
 		f := stack[len(stack)-1]
@@ -227,11 +233,11 @@ func (x *index) lookup(number string, hits []hit) []hit {
 		for {
 			nd := &x.nodes[n]
 			if nd.nPrefix > 0 {
-				hits = append(hits, hit{n, false, nodeKey(nd, false)})
+				hits = append(hits, hit{n, nodeKey(nd, false), false})
 			}
 			if d == len(number) {
 				if nd.nExact > 0 {
-					hits = append(hits, hit{n, true, nodeKey(nd, true)})
+					hits = append(hits, hit{n, nodeKey(nd, true), true})
 				}
 				break
 			}

@@ -60,6 +60,7 @@ func ParsePattern(s string) (Pattern, error) {
 	if body == "" {
 		return p, fmt.Errorf("%w %q: no digits (use %% for any number)", errPattern, s)
 	}
+	p.elems = make([]uint16, 0, min(len(body), maxPatternLen+1))
 	for i := 0; i < len(body); i++ {
 		c := body[i]
 		var mask uint16

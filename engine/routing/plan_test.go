@@ -67,6 +67,9 @@ func TestPlanErrors(t *testing.T) {
 			if errs[0].Path != tc.path || !strings.Contains(errs[0].Err.Error(), tc.msg) {
 				t.Errorf("got %s: %v; want %s: ...%s...", errs[0].Path, errs[0].Err, tc.path, tc.msg)
 			}
+			if errors.Unwrap(errs[0]) != errs[0].Err {
+				t.Errorf("Unwrap does not give the cause")
+			}
 			if !strings.HasPrefix(err.Error(), tc.path+": ") {
 				t.Errorf("Error() = %q", err.Error())
 			}

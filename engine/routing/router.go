@@ -455,7 +455,10 @@ func (c *company) internNumbers() {
 		if r.mapTo != "" {
 			c.known[r.mapTo] = r.mapTo
 		}
-		if n, ok := r.called.literal(); ok && r.called.exact {
+		if !r.called.exact {
+			continue
+		}
+		if n, ok := r.called.literal(); ok {
 			c.known[n] = n
 		}
 	}

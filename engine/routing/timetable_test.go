@@ -49,6 +49,9 @@ func TestTimetableOpen(t *testing.T) {
 		{"weekend wraps to monday", weekend, "2026-11-23T23:59", true},
 		{"weekend excludes tuesday", weekend, "2026-11-24T12:00", false},
 	}
+	if !office.Holiday(at(t, "2026-12-25T23:59")) || office.Holiday(at(t, "2026-12-26T00:00")) {
+		t.Error("Holiday should cover exactly 2026-12-25, local time")
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.tt.Open(at(t, tc.when)); got != tc.want {

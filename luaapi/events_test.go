@@ -1,0 +1,142 @@
+package luaapi
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"luapbx/engine"
+)
+
+func TestOnEvent(t *testing.T) {
+	got := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.URL.Query().Get("t") + " " + r.URL.Query().Get("from")
+	}))
+	defer srv.Close()
+	p := load(t, map[string]string{"e.lua": "URL = " + quote(srv.URL) + `
+function on_event(ev)
+  assert(ev.call_id == "c9" and ev.time == 1795428000 and ev.data.secs == 42 and ev.data.tags[2] == "b")
+  http.get(URL .. "/?t=" .. ev.type .. "&from=" .. ev.data.from)
+end`}, Options{})
+	p.Emit(engine.Event{Type: "call.end", Time: testTime, CallID: "c9",
+		Data: map[string]any{"from": "0612345", "secs": 42, "tags": []string{"a", "b"}}})
+	select {
+	case s := <-got:
+		if s != "call.end 0612345" {
+			t.Fatalf("webhook got %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no webhook")
+	}
+	p.Close()
+	if s := p.Stats(); s.Events != 1 || s.EventErrors != 0 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestEmitNeverBlocks(t *testing.T) {
+	var ran atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ran.Add(1)
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	p := load(t, map[string]string{"e.lua": "URL = " + quote(srv.URL) + `
+function on_event(ev) http.get(URL) end`}, Options{QueueSize: 4, Workers: 2, EventTimeout: 5 * time.Second})
+	start := time.Now()
+	for range 100 {
+		p.Emit(engine.Event{Type: "call.start"})
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Fatalf("100 Emits took %v", took)
+	}
+	s := p.Stats()
+	// 2 running (maybe not yet picked up) + 4 queued at most.
+	if s.EventsDropped < 94 || s.EventsDropped > 98 {
+		t.Fatalf("dropped %d, want 94..98", s.EventsDropped)
+	}
+}
+
+func TestCloseDrainsWithABound(t *testing.T) {
+	var ran atomic.Int64
+	p := load(t, map[string]string{"e.lua": `
+function on_event(ev)
+  if ev.type == "slow" then while true do end end
+end`}, Options{Workers: 1, EventTimeout: 10 * time.Second, DrainTimeout: 100 * time.Millisecond})
+	p.Emit(engine.Event{Type: "slow"})
+	for range 5 {
+		p.Emit(engine.Event{Type: "fast"})
+	}
+	start := time.Now()
+	p.Close()
+	p.Close() // safe twice
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Close took %v", took)
+	}
+	s := p.Stats()
+	if s.EventErrors != 1 || s.Events+s.EventsDropped != 6 {
+		t.Fatalf("stats = %+v (ran %d)", s, ran.Load())
+	}
+	p.Emit(engine.Event{Type: "after"})
+	if p.Stats().EventsDropped != s.EventsDropped+1 {
+		t.Fatal("Emit after Close must drop and count")
+	}
+}
+
+func TestCloseRunsQueuedEvents(t *testing.T) {
+	p := load(t, map[string]string{"e.lua": `function on_event(ev) pbx.kv_set("last", ev.type) end`}, Options{Workers: 1})
+	for _, typ := range []string{"a", "b", "c"} {
+		p.Emit(engine.Event{Type: typ})
+	}
+	p.Close()
+	if v, _ := p.KV().Get("last", time.Now()); v != "c" || p.Stats().Events != 3 {
+		t.Fatalf("last = %v, stats %+v", v, p.Stats())
+	}
+}
+
+func TestEventTimeout(t *testing.T) {
+	p := load(t, map[string]string{"e.lua": "function on_event(ev)\n  while true do end\nend"},
+		Options{EventTimeout: 30 * time.Millisecond})
+	p.Emit(engine.Event{Type: "x"})
+	p.Close()
+	if s := p.Stats(); s.EventTimeouts != 1 || s.Errors != 0 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestEmitWithoutHook(t *testing.T) {
+	p := load(t, map[string]string{"r.lua": "function on_route() end"}, Options{QueueSize: 1})
+	for range 10 {
+		p.Emit(engine.Event{Type: "x"})
+	}
+	if s := p.Stats(); s.EventsDropped != 0 || s.Events != 0 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestWantEvent(t *testing.T) {
+	tests := []struct {
+		mode, callID string
+		integration  bool
+		want         bool
+	}{
+		{EventsIntegration, "c1", true, true},
+		{EventsIntegration, "c1", false, false},
+		{EventsAll, "c1", false, true},
+		{EventsIntegration, "", false, true}, // reload, registration
+	}
+	for _, tc := range tests {
+		if got := WantEvent(tc.mode, tc.callID, tc.integration); got != tc.want {
+			t.Errorf("WantEvent(%q, %q, %v) = %v", tc.mode, tc.callID, tc.integration, got)
+		}
+	}
+	if !errors.Is(&HookError{Err: ErrTimeout}, ErrTimeout) {
+		t.Fatal("HookError must unwrap")
+	}
+}

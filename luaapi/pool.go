@@ -1,0 +1,263 @@
+package luaapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"luapbx/engine/routing"
+)
+
+// state is one pooled Lua state with its hooks resolved.
+type state struct {
+	L       *lua.LState
+	fns     [numHooks]*lua.LFunction
+	call    *routing.Call  // the call being decided, for call.header()
+	header  *lua.LFunction // call.header, bound to this state
+	ctx     *hookCtx       // routing hooks' deadline
+	slot    bool           // the running hook holds a concurrency slot
+	yielded bool           // ...which it gave back during I/O
+}
+
+// get takes an idle state or builds one.
+func (p *Program) get() (*state, error) {
+	select {
+	case s := <-p.free:
+		return s, nil
+	default:
+		return p.newState(false)
+	}
+}
+
+// put returns a healthy state to the pool, closing it when the pool is
+// full or the Program closed.
+func (p *Program) put(s *state) {
+	s.call = nil
+	if p.closed.Load() {
+		s.close()
+		return
+	}
+	select {
+	case p.free <- s:
+	default:
+		s.close()
+	}
+}
+
+func (s *state) close() {
+	s.ctx.timer.Stop()
+	s.L.Close()
+}
+
+// discard drops a state after an error or timeout: its context stays
+// attached and its stack may be left in any shape.
+func (p *Program) discard(s *state) {
+	p.st.statesDiscarded.Add(1)
+	s.close()
+}
+
+// counters are the Program's statistics.
+type counters struct {
+	hooks, errors, timeouts, busy                     atomic.Uint64
+	events, eventErrors, eventTimeouts, eventsDropped atomic.Uint64
+	statesCreated, statesDiscarded                    atomic.Uint64
+}
+
+// Stats is a snapshot of a Program's counters.
+type Stats struct {
+	Hooks           uint64 `json:"hooks"`            // routing hook calls
+	Errors          uint64 `json:"errors"`           // routing hooks that failed (any reason)
+	Timeouts        uint64 `json:"timeouts"`         // of which ran past their budget
+	Busy            uint64 `json:"busy"`             // of which could not start in time
+	Events          uint64 `json:"events"`           // on_event calls run
+	EventErrors     uint64 `json:"event_errors"`     // on_event calls that failed
+	EventTimeouts   uint64 `json:"event_timeouts"`   // of which ran past their budget
+	EventsDropped   uint64 `json:"events_dropped"`   // not queued (queue full or closed)
+	StatesCreated   uint64 `json:"states_created"`   // Lua states built
+	StatesDiscarded uint64 `json:"states_discarded"` // Lua states dropped after an error
+}
+
+// Stats returns the counters.
+func (p *Program) Stats() Stats {
+	c := &p.st
+	return Stats{
+		Hooks: c.hooks.Load(), Errors: c.errors.Load(), Timeouts: c.timeouts.Load(), Busy: c.busy.Load(),
+		Events: c.events.Load(), EventErrors: c.eventErrors.Load(), EventTimeouts: c.eventTimeouts.Load(),
+		EventsDropped: c.eventsDropped.Load(), StatesCreated: c.statesCreated.Load(),
+		StatesDiscarded: c.statesDiscarded.Load(),
+	}
+}
+
+// yieldSlot gives the running hook's slot back while it waits for I/O, so
+// that a slow CRM does not hold up hooks that need no network.
+func (p *Program) yieldSlot(s *state) {
+	if s.slot {
+		s.slot, s.yielded = false, true
+		<-p.sem
+	}
+}
+
+// resumeSlot takes the slot again after I/O, unless the hook's budget ends
+// first: the hook is then stopped at its next instruction, holding none.
+func (p *Program) resumeSlot(s *state, ctx context.Context) {
+	if !s.yielded {
+		return
+	}
+	s.yielded = false
+	select {
+	case p.sem <- struct{}{}:
+		s.slot = true
+	case <-ctx.Done():
+	}
+}
+
+// releaseSlot gives back the slot the hook holds, if any.
+func (p *Program) releaseSlot(s *state) {
+	if s.slot {
+		s.slot = false
+		<-p.sem
+	}
+}
+
+// admit takes a routing-hook slot, waiting at most the hook budget.
+func (p *Program) admit() bool {
+	select {
+	case p.sem <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(p.opts.Timeout)
+	defer t.Stop()
+	select {
+	case p.sem <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// invocation is one hook call: push its arguments, read its results.
+type invocation struct {
+	h       hook
+	call    *routing.Call
+	nret    int
+	push    func(s *state) int // pushes the arguments, returns how many
+	read    func(L *lua.LState) *HookError
+	timeout time.Duration
+	slot    bool // the caller took a concurrency slot for this hook
+}
+
+// run calls a hook on a pooled state within inv.timeout. A Lua error or
+// timeout discards the state; a result of the wrong type keeps it. Routing
+// hooks use the state's reusable deadline; events a context that Close can
+// cancel.
+func (p *Program) run(inv *invocation) error {
+	s, err := p.get()
+	if err != nil {
+		if inv.slot {
+			<-p.sem
+		}
+		return p.fail(inv, &HookError{Hook: inv.h.String(), Msg: "cannot build a Lua state: " + err.Error()})
+	}
+	s.slot, s.call = inv.slot, inv.call
+	herr, healthy := p.call(s, inv)
+	p.releaseSlot(s) // before the state can go to another goroutine
+	if healthy {
+		p.put(s)
+	} else {
+		p.discard(s)
+	}
+	if herr != nil {
+		return p.fail(inv, herr)
+	}
+	return nil
+}
+
+// call runs the hook on s; healthy is false when s must not be reused.
+func (p *Program) call(s *state, inv *invocation) (herr *HookError, healthy bool) {
+	fn := s.fns[inv.h]
+	if fn == nil { // cannot happen: the first state defined it
+		return nil, true
+	}
+	L := s.L
+	var ctx context.Context
+	cancel := context.CancelFunc(func() {})
+	if inv.h == hookEvent {
+		ctx, cancel = context.WithTimeout(p.base, inv.timeout)
+	} else {
+		ctx = s.ctx
+		s.ctx.arm(inv.timeout)
+	}
+	defer cancel()
+	L.SetContext(ctx)
+	L.Push(fn)
+	nargs := inv.push(s)
+	err := L.PCall(nargs, inv.nret, nil)
+	healthy = true
+	if inv.h != hookEvent {
+		healthy = s.ctx.disarm()
+	}
+	if err != nil {
+		return p.luaError(inv, err, errors.Is(ctx.Err(), context.DeadlineExceeded)), false
+	}
+	herr = inv.read(L)
+	L.Pop(inv.nret)
+	L.RemoveContext()
+	return herr, healthy
+}
+
+// luaError turns a PCall error into a HookError at the failing line.
+func (p *Program) luaError(inv *invocation, err error, timedOut bool) *HookError {
+	he := &HookError{Hook: inv.h.String()}
+	msg := luaMessage(err)
+	file, line, text, ok := splitPos(msg)
+	if !ok {
+		file, line, text = p.sites[inv.h].file, p.sites[inv.h].line, msg
+	}
+	he.File, he.Line, he.Msg = file, line, text
+	if timedOut {
+		he.Msg = fmt.Sprintf("%s ran past its %v budget (stopped here)", inv.h, inv.timeout)
+		he.Err = ErrTimeout
+	}
+	return he
+}
+
+// resultError is a hook result of the wrong type, placed at the hook's
+// definition (the returning line is gone once the call returned).
+func (p *Program) resultError(h hook, format string, args ...any) *HookError {
+	s := p.sites[h]
+	return &HookError{Hook: h.String(), File: s.file, Line: s.line, Msg: fmt.Sprintf(h.String()+" "+format, args...)}
+}
+
+// fail counts and logs a failed hook and returns err.
+func (p *Program) fail(inv *invocation, he *HookError) error {
+	timeout := errors.Is(he, ErrTimeout)
+	if inv.h == hookEvent {
+		p.st.eventErrors.Add(1)
+		if timeout {
+			p.st.eventTimeouts.Add(1)
+		}
+	} else {
+		p.st.errors.Add(1)
+		if timeout {
+			p.st.timeouts.Add(1)
+		}
+		if errors.Is(he, ErrBusy) {
+			p.st.busy.Add(1)
+		}
+	}
+	attrs := []any{"hook", he.Hook, "script", he.File, "line", he.Line, "err", he.Msg}
+	if inv.call != nil {
+		attrs = append(attrs, "call_id", inv.call.ID)
+	}
+	if inv.h == hookEvent {
+		p.log.Warn("lua on_event failed", attrs...)
+	} else {
+		p.log.Warn("lua hook failed, the built-in decision stands", attrs...)
+	}
+	return he
+}

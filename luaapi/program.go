@@ -1,0 +1,257 @@
+// Package luaapi runs the Lua scripts of a scripts folder as the engine's
+// Policy: routing hooks (on_route, on_map, on_offhours) on a pool of
+// sandboxed gopher-lua states, and on_event on a bounded queue off the call
+// path. REFERENCE.md documents what scripts see; README.md the Go side.
+package luaapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"luapbx/engine"
+)
+
+var _ engine.Policy = (*Program)(nil)
+
+// hook names a global function the Program calls.
+type hook uint8
+
+const (
+	hookRoute hook = iota
+	hookMap
+	hookOffhours
+	hookEvent
+	numHooks
+)
+
+var hookNames = [numHooks]string{"on_route", "on_map", "on_offhours", "on_event"}
+
+func (h hook) String() string { return hookNames[h] }
+
+// site is where a hook is defined.
+type site struct {
+	file string
+	line int
+}
+
+// Program is the compiled scripts of one config snapshot with their state
+// pool, kv store and event queue. Its methods are safe for concurrent use.
+type Program struct {
+	opts    Options
+	log     *slog.Logger
+	scripts []script
+	sites   [numHooks]site // zero file: hook not defined
+
+	sem  chan struct{} // routing hooks running
+	free chan *state   // idle states
+
+	kv     *KV
+	client *http.Client
+	allow  allowList
+
+	queue     chan engine.Event
+	stop      chan struct{}
+	base      context.Context // cancelled when Close gives up draining
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closed    atomic.Bool
+
+	st counters
+}
+
+// Load compiles every *.lua file of dir, in name order, once, and builds a
+// Program around them. Errors read "file:line: message": syntax errors,
+// errors in top-level code, and a hook defined by two files.
+func Load(dir string, opts Options) (*Program, error) {
+	scripts, err := compileDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return newProgram(scripts, opts)
+}
+
+// LoadSource builds a Program from one in-memory script named name (tests,
+// examples).
+func LoadSource(name, src string, opts Options) (*Program, error) {
+	proto, err := compileSource(name, []byte(src))
+	if err != nil {
+		return nil, err
+	}
+	return newProgram([]script{{path: name, proto: proto}}, opts)
+}
+
+func newProgram(scripts []script, opts Options) (*Program, error) {
+	opts = opts.withDefaults()
+	if opts.Events != EventsIntegration && opts.Events != EventsAll {
+		return nil, fmt.Errorf("scripts.events: %q (want %s or %s)", opts.Events, EventsIntegration, EventsAll)
+	}
+	allow, err := parseAllow(opts.HTTPAllow)
+	if err != nil {
+		return nil, err
+	}
+	p := &Program{
+		opts:    opts,
+		log:     opts.Logger,
+		scripts: scripts,
+		sem:     make(chan struct{}, opts.Concurrency),
+		free:    make(chan *state, opts.Concurrency+opts.Workers),
+		kv:      opts.KV,
+		allow:   allow,
+		queue:   make(chan engine.Event, opts.QueueSize),
+		stop:    make(chan struct{}),
+	}
+	p.client = newHTTPClient(allow)
+	p.base, p.cancel = context.WithCancel(context.Background())
+	first, err := p.newState(true)
+	if err != nil {
+		p.cancel()
+		return nil, err
+	}
+	p.put(first)
+	if p.sites[hookEvent].file != "" {
+		p.wg.Add(opts.Workers)
+		for range opts.Workers {
+			go p.worker()
+		}
+	}
+	return p, nil
+}
+
+// KV is the Program's key-value store; pass it in the next Program's
+// Options to keep it across a reload.
+func (p *Program) KV() *KV { return p.kv }
+
+// KVOf returns the KV of a Policy that is a *Program, else nil: what a
+// reload passes from the previous snapshot.
+func KVOf(prev engine.Policy) *KV {
+	if p, ok := prev.(*Program); ok && p != nil {
+		return p.kv
+	}
+	return nil
+}
+
+// Files lists the loaded scripts, in load order.
+func (p *Program) Files() []string {
+	out := make([]string, len(p.scripts))
+	for i, s := range p.scripts {
+		out[i] = s.path
+	}
+	return out
+}
+
+// Hooks lists the hooks the scripts define, each with "file:line".
+func (p *Program) Hooks() map[string]string {
+	out := make(map[string]string)
+	for h, s := range p.sites {
+		if s.file != "" {
+			out[hookNames[h]] = fmt.Sprintf("%s:%d", s.file, s.line)
+		}
+	}
+	return out
+}
+
+// Empty reports whether the scripts define no hook at all (the engine may
+// then run without a Policy).
+func (p *Program) Empty() bool {
+	for _, s := range p.sites {
+		if s.file != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Events is the configured scripts.events mode.
+func (p *Program) Events() string { return p.opts.Events }
+
+// newState builds a sandboxed state and runs every script in it. With check
+// set (the first state of a Program) it also finds which file defines each
+// hook and fails on a hook defined twice.
+func (p *Program) newState(check bool) (*state, error) {
+	L := lua.NewState(lua.Options{
+		SkipOpenLibs:    true,
+		CallStackSize:   200,
+		RegistrySize:    1024,
+		RegistryMaxSize: 1 << 20,
+	})
+	s := &state{L: L, ctx: newHookCtx()}
+	openSandbox(L, p.opts.MaxString)
+	p.openModules(s)
+	ctx, cancel := context.WithTimeout(p.base, p.opts.LoadTimeout)
+	defer cancel()
+	L.SetContext(ctx)
+	for _, sc := range p.scripts {
+		var before [numHooks]lua.LValue
+		for h := range before {
+			before[h] = L.GetGlobal(hookNames[h])
+		}
+		L.Push(L.NewFunctionFromProto(sc.proto))
+		if err := L.PCall(0, 0, nil); err != nil {
+			L.Close()
+			return nil, p.loadError(sc.path, err, ctx)
+		}
+		if check {
+			if err := p.noteHooks(L, sc.path, &before); err != nil {
+				L.Close()
+				return nil, err
+			}
+		}
+	}
+	L.RemoveContext()
+	for h := range s.fns {
+		s.fns[h], _ = L.GetGlobal(hookNames[h]).(*lua.LFunction)
+	}
+	p.st.statesCreated.Add(1)
+	return s, nil
+}
+
+// noteHooks records the hooks file defined, failing on one defined twice
+// or defined as something other than a function.
+func (p *Program) noteHooks(L *lua.LState, file string, before *[numHooks]lua.LValue) error {
+	for h := range numHooks {
+		v := L.GetGlobal(hookNames[h])
+		if v == before[h] || v == lua.LNil {
+			continue
+		}
+		fn, ok := v.(*lua.LFunction)
+		if !ok {
+			return posError(file, 1, "%s must be a function, not a %s", hookNames[h], v.Type())
+		}
+		line := 1
+		if fn.Proto != nil {
+			line = fn.Proto.LineDefined
+		}
+		if prev := p.sites[h]; prev.file != "" {
+			return posError(file, line, "%s is already defined in %s:%d (one hook per name across all files)",
+				hookNames[h], prev.file, prev.line)
+		}
+		p.sites[h] = site{file: file, line: line}
+	}
+	return nil
+}
+
+func (p *Program) loadError(file string, err error, ctx context.Context) error {
+	msg := luaMessage(err)
+	if ctx.Err() != nil {
+		msg = fmt.Sprintf("top-level code ran past %v", p.opts.LoadTimeout)
+	}
+	if f, line, text, ok := splitPos(msg); ok {
+		return posError(f, line, "%s", text)
+	}
+	return posError(file, 1, "%s", msg)
+}
+
+// luaMessage is the error value of a failed PCall, without the traceback.
+func luaMessage(err error) string {
+	if ae, ok := err.(*lua.ApiError); ok && ae.Object != nil {
+		return ae.Object.String()
+	}
+	return err.Error()
+}
