@@ -12,6 +12,8 @@ package config
 import (
 	"time"
 
+	"luapbx/engine/routing"
+
 	// Embedded zoneinfo, so a CGO_ENABLED=0 binary on a machine without
 	// /usr/share/zoneinfo still knows Europe/Rome.
 	_ "time/tzdata"
@@ -34,7 +36,8 @@ type Config struct {
 	// weak passwords, rules that can tie.
 	Warnings Errors `yaml:"-"`
 
-	lines map[string]int // config path ("companies[0].rules[2].called") -> line
+	router *routing.Router // built while validating; Router hands it out
+	lines  map[string]int  // config path ("companies[0].rules[2].called") -> line
 }
 
 // Listen is where the PBX listens. A key left out takes its default; an

@@ -71,8 +71,12 @@ func LoadBytes(name string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-// Router builds the router for this config.
+// Router returns the router for this config, stamped with gen. The index
+// built while validating is reused, so a reload builds it once.
 func (c *Config) Router(gen uint64) (*routing.Router, error) {
+	if c.router != nil {
+		return c.router.WithGeneration(gen), nil
+	}
 	return routing.New(c.Plan(gen))
 }
 

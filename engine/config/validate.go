@@ -20,6 +20,7 @@ func validate(c *Config, rep *report) {
 	checkAdmin(c, rep)
 	checkCompanies(c, rep)
 	r := checkPlan(c, rep)
+	c.router = r
 	checkTests(c, rep)
 	warnPasswords(c, rep)
 	if r != nil {

@@ -138,4 +138,3 @@ func TestFailedReloadKeepsGeneration(t *testing.T) {
 		t.Errorf("status %+v, want generation 1 kept with the error reported", st)
 	}
 }
-

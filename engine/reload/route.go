@@ -41,4 +41,3 @@ func (s *Snapshot) Route(q Query, now time.Time) (routing.Report, error) {
 	d := s.Router.Decide(&call, hooks, &ex)
 	return routing.NewReport(d, ex), nil
 }
-

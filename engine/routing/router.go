@@ -105,6 +105,14 @@ func New(p Plan) (*Router, error) {
 	return r, nil
 }
 
+// WithGeneration returns a router sharing r's compiled plan, stamped with
+// another config generation.
+func (r *Router) WithGeneration(gen uint64) *Router {
+	c := *r
+	c.gen = gen
+	return &c
+}
+
 // Generation is the config generation this router was built for.
 func (r *Router) Generation() uint64 { return r.gen }
 

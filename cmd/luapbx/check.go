@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"luapbx/engine/config"
+	"luapbx/engine/routing"
+)
+
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", defaultConfig, "dial plan")
+	noLua := fs.Bool("no-lua", false, "check without loading the scripts")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	r, err := cfg.Router(1)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	var hooks routing.Hooks
+	scripts := "scripts not loaded (--no-lua)"
+	if !*noLua {
+		pol, err := loaderFor(false, quietLogger(stderr))(cfg, nil)
+		if err != nil {
+			printErrors(stderr, err)
+			return 1
+		}
+		if pol != nil {
+			defer pol.Close()
+			hooks = pol
+			scripts = "scripts loaded"
+		} else {
+			scripts = "no scripts"
+		}
+	}
+	results := config.RunTests(cfg, r, hooks)
+	failed := 0
+	for _, res := range results {
+		fmt.Fprintln(stdout, strings.TrimRight(res.Text(), "\n"))
+		if !res.Pass {
+			failed++
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(stdout, "%s: %d of %d tests failed\n", *cfgPath, failed, len(results))
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: config valid, %s, %d tests passed\n", *cfgPath, scripts, len(results))
+	return 0
+}
+
+// printErrors prints each problem on its own line (file:line: message).
+func printErrors(w io.Writer, err error) {
+	var problems config.Errors
+	if errors.As(err, &problems) {
+		for _, l := range problems.Lines() {
+			fmt.Fprintln(w, l)
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
+}
+
+// quietLogger logs errors only, for the one-shot commands: a script that
+// cannot reach its CRM while checking is not news (hook errors still are,
+// and they are also in the explanation).
+func quietLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelError}))
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"luapbx/engine"
+	"luapbx/engine/admin"
+	"luapbx/engine/reload"
+)
+
+const defaultConfig = "scripts/pbx.yaml"
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", defaultConfig, "dial plan")
+	sipTrace := fs.Bool("sip-trace", false, "log every SIP message in and out")
+	debug := fs.Bool("debug", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	mgr, err := reload.NewManager(log, *cfgPath, loaderFor(false, log))
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	defer mgr.Close()
+	mgr.OnReload(func(s *reload.Snapshot, err error) {
+		ev := engine.Event{Type: "reload", Data: map[string]any{"generation": int64(s.Gen), "ok": err == nil}}
+		if err != nil {
+			ev.Data["error"] = err.Error()
+		}
+		s.Emit(ev)
+	})
+	cfg := mgr.Current().Config
+
+	if err := admin.CheckExposure(cfg.Listen.HTTP, cfg.Admin.Token); err != nil {
+		fmt.Fprintln(stderr, "luapbx serve:", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var runErr error
+	var errOnce sync.Once
+	fail := func(err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			errOnce.Do(func() { runErr = err })
+			cancel()
+		}
+	}
+	goRun := func(f func() error) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fail(f()) }()
+	}
+
+	sip, err := startSIP(ctx, log, mgr, *sipTrace)
+	if err != nil {
+		fmt.Fprintln(stderr, "luapbx serve:", err)
+		return 1
+	}
+	goRun(func() error { return sip.Run(ctx) })
+	listening := []string{"sip=" + strings.Join(sip.Addrs(), ",")}
+
+	if cfg.Listen.HTTP != "" {
+		ln, err := net.Listen("tcp", cfg.Listen.HTTP)
+		if err != nil {
+			fmt.Fprintf(stderr, "luapbx serve: admin API on %s: %v\n", cfg.Listen.HTTP, err)
+			cancel()
+			wg.Wait()
+			return 1
+		}
+		srv := admin.New(log, mgr, admin.WithToken(cfg.Admin.Token))
+		sip.RegisterAdmin(srv)
+		goRun(func() error { return srv.Run(ctx, ln) })
+		listening = append(listening, "http="+ln.Addr().String())
+	}
+
+	w := reload.NewWatcher(log, mgr.WatchDirs(), reload.Relevant, func(changed []string) {
+		_ = mgr.Reload("files changed: " + strings.Join(changed, ", "))
+	})
+	goRun(func() error { return w.Run(ctx) })
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = mgr.Reload("SIGHUP")
+			}
+		}
+	}()
+
+	log.Info("luapbx ready", "listening", strings.Join(listening, " "), "gen", mgr.Current().Gen, "config", *cfgPath)
+	<-ctx.Done()
+	log.Info("shutting down")
+	wg.Wait()
+	sip.Close()
+	if runErr != nil {
+		fmt.Fprintln(stderr, "luapbx serve:", runErr)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,147 @@
+package call
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"luapbx/engine/routing"
+)
+
+// State of a call, as listed by Calls.
+type State string
+
+// Call states.
+const (
+	StateRouting  State = "routing"
+	StateRinging  State = "ringing"
+	StateAnswered State = "answered"
+	StateEnded    State = "ended"
+)
+
+// Dispositions of an ended call (as engine/cdr names them).
+const (
+	DispAnswered = "answered"
+	DispNoAnswer = "no_answer"
+	DispBusy     = "busy"
+	DispFailed   = "failed"
+	DispRejected = "rejected"
+)
+
+// Who ended a call.
+const (
+	ByCaller = "caller"
+	ByCallee = "callee"
+	BySystem = "system"
+)
+
+// Call is one call: the caller's A leg and the B legs rung for it. Its
+// exported fields are set before routing and never change afterwards,
+// except Decision/Explanation (set once routed) which only the owner writes.
+type Call struct {
+	ID         string // the A leg's Call-ID
+	Start      time.Time
+	From       string // calling number (the extension, for internal calls)
+	To         string // dialled number
+	Company    string
+	CallerType routing.CallerType
+	Extension  string // caller extension, internal calls
+	Trunk      string // inbound trunk, external calls
+	// Snapshot is the config generation the call runs with, to its end.
+	Snapshot    Snapshot
+	Decision    routing.Decision
+	Explanation any
+
+	m      *Manager
+	log    *slog.Logger
+	rc     *routing.Call
+	a      *sipgo.DialogServerSession
+	events chan event
+	done   chan struct{}
+	ctx    context.Context // ends with the manager
+	wg     sync.WaitGroup  // leg and helper goroutines
+
+	// owner-only
+	winner     *leg
+	relayed    bool // a provisional with SDP went to A
+	endOnce    sync.Once
+	outTrunk   string
+	calleeSlot string // limit slot of the answered callee, dropped at the end
+
+	mu       sync.Mutex // guards the fields read by List
+	state    State
+	target   string
+	rule     string
+	answered time.Time
+	legs     []*leg
+	end      endInfo
+}
+
+type endInfo struct {
+	code        int
+	cause       string
+	by          string
+	disposition string
+}
+
+type evKind uint8
+
+const (
+	evProvisional evKind = iota
+	evAnswered
+	evFailed
+	evBye
+	evReinvite
+	evAAnswered // the 200 to A was ACKed (err nil) or not
+)
+
+type event struct {
+	kind evKind
+	leg  *leg // nil: the A leg
+	res  *sip.Response
+	code int
+	err  error
+	req  *sip.Request
+	tx   sip.ServerTransaction
+	done chan struct{} // closed by the owner once a re-INVITE is answered
+}
+
+// send hands ev to the owner; false once the call has ended.
+func (c *Call) send(ev event) bool {
+	select {
+	case c.events <- ev:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+func (c *Call) dialog() *sipgo.DialogServerSession { return c.a }
+
+func (c *Call) setState(s State) {
+	c.mu.Lock()
+	c.state = s
+	if s == StateAnswered {
+		c.answered = c.m.cfg.Now()
+	}
+	c.mu.Unlock()
+}
+
+func (c *Call) setTarget(t string) {
+	c.mu.Lock()
+	c.target = t
+	c.mu.Unlock()
+}
+
+// go runs f on a goroutine the call waits for before it ends.
+func (c *Call) goTracked(f func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}

@@ -1,0 +1,61 @@
+package call
+
+import (
+	"sort"
+	"time"
+)
+
+// Info describes a call in progress, for GET /api/calls.
+type Info struct {
+	CallID     string    `json:"call_id"`
+	State      State     `json:"state"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Company    string    `json:"company"`
+	CallerType string    `json:"caller_type"`
+	Trunk      string    `json:"trunk,omitempty"`
+	Target     string    `json:"target"`
+	Rule       string    `json:"rule,omitempty"`
+	Generation uint64    `json:"generation"`
+	Start      time.Time `json:"start"`
+	Answered   time.Time `json:"answered,omitzero"`
+	Legs       []LegInfo `json:"legs"`
+}
+
+// LegInfo is one B leg of a call.
+type LegInfo struct {
+	CallID string `json:"call_id"`
+	Name   string `json:"name"` // extension number or trunk id
+	URI    string `json:"uri"`
+	State  string `json:"state"`
+}
+
+// Calls lists the calls in progress, oldest first.
+func (m *Manager) Calls() []Info {
+	m.mu.Lock()
+	calls := make([]*Call, 0, len(m.byID))
+	for _, c := range m.byID {
+		calls = append(calls, c)
+	}
+	m.mu.Unlock()
+	out := make([]Info, 0, len(calls))
+	for _, c := range calls {
+		out = append(out, c.info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
+}
+
+func (c *Call) info() Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	in := Info{
+		CallID: c.ID, State: c.state, From: c.From, To: c.To, Company: c.Company,
+		CallerType: c.CallerType.String(), Trunk: c.Trunk, Target: c.target, Rule: c.rule,
+		Generation: c.Snapshot.Generation(), Start: c.Start, Answered: c.answered,
+	}
+	for _, l := range c.legs {
+		in.Legs = append(in.Legs, LegInfo{CallID: l.callID, Name: l.spec.name, URI: l.spec.uri.String(), State: l.getState()})
+	}
+	return in
+}

@@ -1,0 +1,204 @@
+package call
+
+import (
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"luapbx/engine"
+)
+
+// serve runs a new call from its INVITE to its end, on the handler's
+// goroutine (sipgo ends the INVITE transaction when the handler returns).
+func (m *Manager) serve(req *sip.Request, tx sip.ServerTransaction) {
+	snap, release := m.cfg.Snapshots()
+	defer release()
+	who, ok := m.admit(req, tx, snap)
+	if !ok {
+		return
+	}
+	slots, maxes := []string{}, []int{}
+	if who.ext != nil {
+		slots, maxes = append(slots, "ext:"+who.ext.Number), append(maxes, who.ext.MaxCalls)
+	} else {
+		slots, maxes = append(slots, "trunk:"+who.trunk.ID), append(maxes, who.trunk.MaxCalls)
+	}
+	if !m.acquire(slots, maxes) {
+		m.log.Warn("call refused: limit reached", "call_id", callID(req), "slots", slots)
+		respond(tx, req, 503, "Service Unavailable")
+		return
+	}
+	defer m.release(slots)
+	if len(req.Body()) == 0 {
+		// Late offers (INVITE without SDP) are not supported by the relay.
+		respond(tx, req, 488, "Not Acceptable Here")
+		return
+	}
+	c, ok := m.newCall(req, tx, snap, who)
+	if !ok {
+		return
+	}
+	defer m.removeCall(c)
+	c.run()
+}
+
+func (m *Manager) newCall(req *sip.Request, tx sip.ServerTransaction, snap Snapshot, who caller) (*Call, bool) {
+	rc := routingCall(req, who, m.cfg.Now)
+	c := &Call{
+		ID: rc.ID, Start: m.cfg.Now(), From: rc.From, To: rc.To, Company: rc.Company,
+		CallerType: rc.CallerType, Extension: rc.Extension, Trunk: rc.Trunk, Snapshot: snap,
+		m: m, rc: rc, events: make(chan event, 16), done: make(chan struct{}), ctx: m.ctx,
+		state: StateRouting,
+	}
+	c.log = m.log.With("call_id", c.ID)
+	tr := req.Transport()
+	ua := m.dialogUA(tr)
+	if ua == nil {
+		respond(tx, req, 500, "Server Internal Error")
+		return nil, false
+	}
+	d, err := ua.ReadInvite(req, tx)
+	if err != nil {
+		c.log.Info("invite not readable", "error", err)
+		respond(tx, req, 400, "Bad Request")
+		return nil, false
+	}
+	c.a = d
+	if !m.addCall(c) {
+		respond(tx, req, 482, "Loop Detected")
+		return nil, false
+	}
+	_ = d.Respond(100, "Trying", nil)
+	return c, true
+}
+
+// dialogUA is a dialog user agent sending on our socket of transport.
+func (m *Manager) dialogUA(transport string) *sipgo.DialogUA {
+	cl, err := m.cfg.Transport.Client(transport)
+	if err != nil {
+		m.log.Error("no sip client", "transport", transport, "error", err)
+		return nil
+	}
+	return &sipgo.DialogUA{Client: cl, ContactHDR: m.cfg.Transport.Contact(transport), RewriteContact: true}
+}
+
+// run is the call's owner: route, ring, talk, end.
+func (c *Call) run() {
+	d, ex := c.Snapshot.Decide(c.ctx, c.rc)
+	c.Decision, c.Explanation = d, ex
+	c.mu.Lock()
+	c.rule = d.Rule
+	c.mu.Unlock()
+	c.log.Info("call routed", "from", c.From, "to", c.To, "target", d.Target.String(), "number", d.Number,
+		"rule", d.Rule, "gen", c.Snapshot.Generation())
+	// call.start goes after the decision so it carries the rule's
+	// integration flag (scripts get events of integration rules only).
+	c.event("call.start", nil)
+	c.event("call.routed", map[string]any{"target": d.Target.String(), "number": d.Number, "rule": d.Rule})
+	res := c.execute(d.Target, d.Number)
+	if res.answered && c.winner != nil {
+		res = c.talk()
+	}
+	c.finish(res)
+}
+
+// finish answers A if it is still waiting, waits for every leg, and
+// reports the end.
+func (c *Call) finish(res result) {
+	if !res.answered && !res.cancelled && res.code != 0 {
+		if err := c.a.Respond(res.code, reason(res.code), nil); err != nil {
+			c.log.Debug("final answer to caller failed", "code", res.code, "error", err)
+		}
+	}
+	c.endWith(res)
+	close(c.done)
+	c.cancelLegs()
+	c.m.removeCall(c) // listed no more, though a leg may still wait to CANCEL
+	c.wg.Wait()
+	c.mu.Lock()
+	legs := c.legs
+	c.mu.Unlock()
+	for _, l := range legs {
+		c.m.removeLeg(l)
+	}
+}
+
+// endWith records how the call ended and emits call.end, once.
+func (c *Call) endWith(res result) {
+	c.endOnce.Do(func() {
+		now := c.m.cfg.Now()
+		c.mu.Lock()
+		c.state = StateEnded
+		c.end = endInfo{code: res.code, cause: res.cause, by: res.by, disposition: res.disposition()}
+		answered := c.answered
+		e := c.end
+		c.mu.Unlock()
+		data := map[string]any{
+			"duration_ms": now.Sub(c.Start).Milliseconds(), "hangup_cause": e.cause, "hangup_by": e.by,
+			"sip_code": e.code, "disposition": e.disposition, "target": c.Decision.Target.String(),
+			"number": c.Decision.Number, "rule": c.Decision.Rule,
+		}
+		if !answered.IsZero() {
+			data["answered_ms"] = now.Sub(answered).Milliseconds()
+		}
+		if c.outTrunk != "" {
+			data["gateway"] = c.outTrunk
+		}
+		c.log.Info("call ended", "disposition", e.disposition, "sip_code", e.code, "hangup_by", e.by,
+			"hangup_cause", e.cause, "duration", now.Sub(c.Start).Round(time.Millisecond))
+		c.event("call.end", data)
+		if c.m.cfg.OnEnd != nil {
+			c.m.cfg.OnEnd(End{
+				Call: c, End: now, Answered: answered, Code: e.code, Cause: e.cause, By: e.by,
+				Disposition: e.disposition, Gateway: c.outTrunk,
+			})
+		}
+	})
+}
+
+// event emits a call event with the call's common fields.
+func (c *Call) event(typ string, extra map[string]any) {
+	if c.m.cfg.Events == nil {
+		return
+	}
+	data := map[string]any{
+		"from": c.From, "to": c.To, "company": c.Company, "caller_type": c.CallerType.String(),
+		"extension": c.Extension, "trunk": c.Trunk, "generation": int64(c.Snapshot.Generation()),
+		"integration": c.Decision.Integration, "record": c.Decision.Record,
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	c.m.emit(engine.Event{Type: typ, Time: c.m.cfg.Now(), CallID: c.ID, Data: data})
+}
+
+// result is how a target attempt (and finally the call) ended.
+type result struct {
+	answered  bool
+	cancelled bool // the caller gave up (CANCEL); 487 already sent
+	code      int  // SIP code: the final answer to A, or 200
+	cause     string
+	by        string
+	rejected  bool // a reject: target or policy
+}
+
+func (r result) disposition() string {
+	switch {
+	case r.answered:
+		return DispAnswered
+	case r.rejected:
+		return DispRejected
+	case r.cancelled:
+		return DispNoAnswer
+	}
+	switch r.code {
+	case 486, 600:
+		return DispBusy
+	case 408, 480, 487:
+		return DispNoAnswer
+	case 403, 404, 482, 484:
+		return DispRejected
+	}
+	return DispFailed
+}

@@ -1,0 +1,202 @@
+package phone
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const usage = `usage: luapbx phone <command> [flags]
+
+commands:
+  register            register --user with --server and exit
+  unregister          remove our registration (Expires: 0)
+  call <number|uri>   call a number through --server, or a sip: URI directly
+  answer              register (unless --no-register), then answer --count calls
+
+Every command prints a JSON summary per call or registration on stdout:
+codes seen and sent with timings in ms, final code, state and call-id.
+Exit status 0 when the final code is the expected one (--expect, else 2xx).
+Durations are Go durations (1.5s, 200ms) or plain seconds.
+`
+
+// seconds is a duration flag that also accepts plain seconds ("2").
+type seconds struct{ d *time.Duration }
+
+func (s seconds) String() string {
+	if s.d == nil {
+		return "0s"
+	}
+	return s.d.String()
+}
+
+func (s seconds) Set(v string) error {
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		*s.d = time.Duration(f * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("not a duration: %q", v)
+	}
+	*s.d = d
+	return nil
+}
+
+type cliFlags struct {
+	cfg                      Config
+	timeout, expires         time.Duration
+	hangupAfter, cancelAfter time.Duration
+	answerAfter              time.Duration
+	expect, count, reject    int
+	noRegister, noRinging    bool
+	verbose                  bool
+}
+
+func newFlagSet(stderr io.Writer, f *cliFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("phone", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage, "\nflags:\n"); fs.PrintDefaults() }
+	fs.StringVar(&f.cfg.Server, "server", "udp:127.0.0.1:5060", "registrar/proxy, udp:IP:PORT or tcp:IP:PORT")
+	fs.StringVar(&f.cfg.Listen, "listen", "udp:127.0.0.1:0", "local SIP address")
+	fs.StringVar(&f.cfg.User, "user", "", "our extension (AOR user)")
+	fs.StringVar(&f.cfg.AuthUser, "auth-user", "", "digest user name (default --user)")
+	fs.StringVar(&f.cfg.Password, "password", "", "digest password")
+	fs.StringVar(&f.cfg.Domain, "domain", "", "domain of our From/To URIs (default the server's IP)")
+	fs.StringVar(&f.cfg.Algorithm, "algorithm", "", "digest challenge to answer: MD5 or SHA-256 (default: the first offered)")
+	f.timeout = 60 * time.Second
+	fs.Var(seconds{&f.timeout}, "timeout", "give up after this long (0: never)")
+	f.expires = time.Hour
+	fs.Var(seconds{&f.expires}, "expires", "registration lifetime")
+	fs.Var(seconds{&f.hangupAfter}, "hangup-after", "send BYE this long after the answer (0: wait for BYE)")
+	fs.Var(seconds{&f.cancelAfter}, "cancel-after", "call: CANCEL if not answered by then")
+	fs.Var(seconds{&f.answerAfter}, "answer-after", "answer: ring this long before answering")
+	fs.IntVar(&f.expect, "expect", 0, "expected final status (default any 2xx)")
+	fs.IntVar(&f.count, "count", 1, "answer: calls to handle")
+	fs.IntVar(&f.reject, "reject", 0, "answer: reject with this status instead of answering")
+	fs.BoolVar(&f.noRegister, "no-register", false, "answer: do not register first")
+	fs.BoolVar(&f.noRinging, "no-ringing", false, "answer: do not send 180 Ringing")
+	fs.BoolVar(&f.verbose, "v", false, "log SIP activity to stderr")
+	return fs
+}
+
+// parseArgs reads flags placed before and after positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// Main is `luapbx phone`: it returns the process exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd := args[0]
+	var f cliFlags
+	fs := newFlagSet(stderr, &f)
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return 2
+	}
+	if f.verbose {
+		f.cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if f.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		defer cancel()
+	}
+	out := json.NewEncoder(stdout)
+	run, ok := commands[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "phone: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if cmd == "call" && len(pos) != 1 || cmd != "call" && len(pos) != 0 {
+		fmt.Fprintf(stderr, "phone: wrong arguments %q\n\n%s", pos, usage)
+		return 2
+	}
+	p, err := New(f.cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer func() { _ = p.Close() }()
+	sums, err := run(ctx, p, &f, pos)
+	status := 0
+	for _, s := range sums {
+		if encErr := out.Encode(s); encErr != nil {
+			fmt.Fprintln(stderr, encErr)
+			return 1
+		}
+		if !s.ExpectOK {
+			status = 1
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "phone:", err)
+		status = 1
+	}
+	return status
+}
+
+type command func(ctx context.Context, p *Phone, f *cliFlags, pos []string) ([]Summary, error)
+
+var commands = map[string]command{
+	"register": func(ctx context.Context, p *Phone, f *cliFlags, _ []string) ([]Summary, error) {
+		s, err := p.Register(ctx, f.expires)
+		return []Summary{s}, err
+	},
+	"unregister": func(ctx context.Context, p *Phone, _ *cliFlags, _ []string) ([]Summary, error) {
+		s, err := p.Register(ctx, 0)
+		return []Summary{s}, err
+	},
+	"call": func(ctx context.Context, p *Phone, f *cliFlags, pos []string) ([]Summary, error) {
+		s, err := p.Call(ctx, pos[0], CallOptions{HangupAfter: f.hangupAfter, CancelAfter: f.cancelAfter, Expect: f.expect})
+		return []Summary{s}, err
+	},
+	"answer": answerCommand,
+}
+
+func answerCommand(ctx context.Context, p *Phone, f *cliFlags, _ []string) ([]Summary, error) {
+	// Answer before registering: a call may follow the registration at once.
+	an, err := p.StartAnswer(ctx, AnswerOptions{
+		Count: f.count, Delay: f.answerAfter, Reject: f.reject,
+		HangupAfter: f.hangupAfter, NoRinging: f.noRinging, Expect: f.expect,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !f.noRegister {
+		// Stay registered (refreshing) while answering; unregister at the end.
+		regCtx, stop := context.WithCancel(ctx)
+		first := make(chan Summary, 1)
+		done := make(chan error, 1)
+		go func() { done <- p.KeepRegistered(regCtx, f.expires, func(s Summary) { first <- s }) }()
+		defer func() {
+			stop()
+			<-done
+		}()
+		if s := <-first; s.State != StateRegistered {
+			return []Summary{s}, errors.New("registration failed")
+		}
+	}
+	return an.Wait()
+}

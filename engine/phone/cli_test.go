@@ -1,0 +1,116 @@
+package phone
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func runMain(ctx context.Context, args ...string) (int, []Summary, string) {
+	var out, errb bytes.Buffer
+	code := Main(ctx, args, &out, &errb)
+	var sums []Summary
+	dec := json.NewDecoder(&out)
+	for dec.More() {
+		var s Summary
+		if err := dec.Decode(&s); err != nil {
+			return code, sums, errb.String() + " decode: " + err.Error()
+		}
+		sums = append(sums, s)
+	}
+	return code, sums, errb.String()
+}
+
+func TestMainUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"no args", nil},
+		{"flag first", []string{"--user", "201"}},
+		{"unknown command", []string{"dance"}},
+		{"call without number", []string{"call"}},
+		{"register with extra arg", []string{"register", "x"}},
+		{"bad flag", []string{"call", "201", "--nope"}},
+		{"bad duration", []string{"call", "201", "--hangup-after", "soon"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, sums, stderr := runMain(context.Background(), tc.args...)
+			if code != 2 || len(sums) != 0 || !strings.Contains(stderr, "usage") {
+				t.Fatalf("code %d sums %d stderr %q", code, len(sums), stderr)
+			}
+		})
+	}
+}
+
+func TestMainCommands(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv := startPBX(t, "udp")
+
+	t.Run("register bad password", func(t *testing.T) {
+		code, sums, _ := runMain(ctx, "register", "--server", srv.addr, "--user", "202", "--password", "x", "--domain", testRealm)
+		if code != 1 || len(sums) != 1 || sums[0].State != StateRejected || sums[0].FinalCode != 401 {
+			t.Fatalf("code %d sums %+v", code, sums)
+		}
+		srv.bans.Unban("127.0.0.1")
+	})
+	t.Run("register", func(t *testing.T) {
+		code, sums, stderr := runMain(ctx, "register", "--server", srv.addr, "--user", "201", "--password", "s3cret",
+			"--domain", testRealm, "--expires", "90")
+		if code != 0 || len(sums) != 1 || sums[0].State != StateRegistered {
+			t.Fatalf("code %d sums %+v stderr %s", code, sums, stderr)
+		}
+		if bs := srv.reg.Lookup("201"); len(bs) != 1 || bs[0].ExpiresIn(time.Now()) > 90 {
+			t.Fatalf("bindings %+v", bs)
+		}
+	})
+	t.Run("answer then call its contact", func(t *testing.T) {
+		var wg sync.WaitGroup
+		var code int
+		var sums []Summary
+		var stderr string
+		wg.Go(func() {
+			code, sums, stderr = runMain(ctx, "answer", "--server", srv.addr, "--user", "202", "--password", "pw202",
+				"--domain", testRealm, "--answer-after", "0.05", "--hangup-after", "150ms")
+		})
+		var contact string
+		for range 400 {
+			if bs := srv.reg.Lookup("202"); len(bs) == 1 {
+				contact = bs[0].ContactURI
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if contact == "" {
+			t.Fatal("answering phone never registered")
+		}
+		// Call the registered contact straight from the CLI as well.
+		ccode, csums, cerr := runMain(ctx, "call", contact, "--server", srv.addr)
+		wg.Wait()
+		if ccode != 0 || len(csums) != 1 || csums[0].State != StateCompleted || csums[0].HangupBy != "remote" {
+			t.Fatalf("caller: code %d %+v %s", ccode, csums, cerr)
+		}
+		if code != 0 || len(sums) != 1 || sums[0].State != StateCompleted || sums[0].HangupBy != "local" ||
+			sums[0].CallID != csums[0].CallID {
+			t.Fatalf("answerer: code %d %+v %s", code, sums, stderr)
+		}
+		if bs := srv.reg.Lookup("202"); len(bs) != 0 {
+			t.Fatalf("answer did not unregister: %+v", bs)
+		}
+	})
+	t.Run("call expecting busy", func(t *testing.T) {
+		b := newPhone(t, Config{User: "203"})
+		wait := answerAsync(ctx, t, b, AnswerOptions{Reject: 486, Expect: 486})
+		code, sums, _ := runMain(ctx, "call", b.URI(), "--expect", "486")
+		wait()
+		if code != 0 || len(sums) != 1 || sums[0].FinalCode != 486 || !sums[0].ExpectOK {
+			t.Fatalf("code %d %+v", code, sums)
+		}
+	})
+}

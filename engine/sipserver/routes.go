@@ -1,0 +1,150 @@
+package sipserver
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// routes registers the request handlers.
+func (s *Server) routes() {
+	s.srv.OnOptions(s.onOptions)
+	s.srv.OnRegister(func(req *sip.Request, tx sip.ServerTransaction) {
+		s.mu.Lock()
+		r := s.registrar
+		s.mu.Unlock()
+		if r == nil {
+			respond(s.log, tx, req, 405, "Method Not Allowed")
+			return
+		}
+		r.ServeRegister(req, tx)
+	})
+	s.srv.OnInvite(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnInvite }))
+	s.srv.OnAck(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnAck }))
+	s.srv.OnBye(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnBye }))
+	s.srv.OnCancel(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnCancel }))
+}
+
+func (s *Server) callHandler(pick func(Calls) func(*sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		s.mu.Lock()
+		c := s.calls
+		s.mu.Unlock()
+		if c == nil {
+			if !req.IsAck() {
+				respond(s.log, tx, req, 503, "Service Unavailable")
+			}
+			return
+		}
+		pick(c)(req, tx)
+	}
+}
+
+// allowed is the Allow header of our OPTIONS answer.
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("options answer failed", "error", err)
+	}
+}
+
+func respond(log *slog.Logger, tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
+	if err := tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil)); err != nil {
+		log.Debug("respond failed", "code", code, "error", err)
+	}
+}
+
+// Client returns a client sending on our socket of transport ("udp" or
+// "tcp"): requests carry our bound address in Via and reuse the listener.
+func (s *Server) Client(transport string) (*sipgo.Client, error) {
+	transport = strings.ToLower(transport)
+	if transport == "" {
+		transport = "udp"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clients[transport]; c != nil {
+		return c, nil
+	}
+	addr := ""
+	switch transport {
+	case "udp":
+		if len(s.udp) > 0 {
+			addr = s.udp[0].LocalAddr().String()
+		}
+	case "tcp":
+		if len(s.tcp) > 0 {
+			addr = s.tcp[0].Addr().String()
+		}
+	}
+	if addr == "" {
+		return nil, fmt.Errorf("no %s listener", transport)
+	}
+	opts := []sipgo.ClientOption{sipgo.WithClientAddr(addr), sipgo.WithClientLogger(s.log.With("component", "sipgo"))}
+	if transport == "udp" {
+		opts = append(opts, sipgo.WithClientConnectionAddr(addr))
+	}
+	c, err := sipgo.NewClient(s.ua, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sip client: %w", err)
+	}
+	s.clients[transport] = c
+	return c, nil
+}
+
+// Contact is our contact URI for transport, from the bound address.
+func (s *Server) Contact(transport string) sip.ContactHeader {
+	addr := s.Addr(transport)
+	host, port, _ := sip.ParseAddr(addr)
+	uri := sip.Uri{Scheme: "sip", User: "luapbx", Host: host, Port: port}
+	if strings.EqualFold(transport, "tcp") {
+		uri.UriParams = sip.NewParams()
+		uri.UriParams.Add("transport", "tcp")
+	}
+	return sip.ContactHeader{Address: uri}
+}
+
+// Globals of sipgo (its default logger and the trace hook) are unguarded:
+// they are set once per process, before the first server serves. Later
+// servers only swap the logger the trace writes to.
+var (
+	globalsOnce sync.Once
+	traceLog    atomic.Pointer[slog.Logger]
+)
+
+func setGlobals(log *slog.Logger, trace bool) {
+	globalsOnce.Do(func() {
+		sip.SetDefaultLogger(log.With("component", "sipgo"))
+		sip.SIPDebugTracer(tracer{})
+		sip.SIPDebug = true
+	})
+	if trace {
+		traceLog.Store(log)
+	} else {
+		traceLog.Store(nil)
+	}
+}
+
+// tracer logs messages when a server asked for --sip-trace.
+type tracer struct{}
+
+func (tracer) SIPTraceRead(transport, laddr, raddr string, msg []byte) {
+	if l := traceLog.Load(); l != nil {
+		l.Info("sip in", "transport", transport, "local", laddr, "remote", raddr, "msg", string(msg))
+	}
+}
+
+func (tracer) SIPTraceWrite(transport, laddr, raddr string, msg []byte) {
+	if l := traceLog.Load(); l != nil {
+		l.Info("sip out", "transport", transport, "local", laddr, "remote", raddr, "msg", string(msg))
+	}
+}
