@@ -16,6 +16,8 @@ import (
 
 	"luapbx/engine"
 	"luapbx/engine/admin"
+	"luapbx/engine/metrics"
+	"luapbx/engine/pbx"
 	"luapbx/engine/reload"
 )
 
@@ -42,7 +44,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer mgr.Close()
+	m := metrics.New()
+	m.Generation.Set(float64(mgr.Current().Gen))
 	mgr.OnReload(func(s *reload.Snapshot, err error) {
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		m.Reloads.WithLabelValues(result).Inc()
+		m.Generation.Set(float64(mgr.Current().Gen))
 		ev := engine.Event{Type: "reload", Data: map[string]any{"generation": int64(s.Gen), "ok": err == nil}}
 		if err != nil {
 			ev.Data["error"] = err.Error()
@@ -71,7 +81,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		go func() { defer wg.Done(); fail(f()) }()
 	}
 
-	sip, err := startSIP(ctx, log, mgr, *sipTrace)
+	sip, err := pbx.New(log, mgr, pbx.Options{Trace: *sipTrace, Metrics: m})
 	if err != nil {
 		fmt.Fprintln(stderr, "luapbx serve:", err)
 		return 1

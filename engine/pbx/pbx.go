@@ -1,0 +1,196 @@
+// Package pbx assembles the running PBX from a snapshot manager: the SIP
+// listeners, the registrar with digest auth and bans, the B2BUA, trunk
+// registration and keepalive, and the events that feed scripts, metrics and
+// call records. cmd/luapbx only calls New, Run and Close.
+package pbx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"luapbx/engine"
+	"luapbx/engine/admin"
+	"luapbx/engine/ban"
+	"luapbx/engine/call"
+	"luapbx/engine/metrics"
+	"luapbx/engine/registrar"
+	"luapbx/engine/reload"
+	"luapbx/engine/sipauth"
+	"luapbx/engine/sipserver"
+	"luapbx/engine/trunk"
+)
+
+// Realm is the digest realm the PBX challenges with; an extension's ha1 is
+// MD5("number:luapbx:password").
+const Realm = "luapbx"
+
+// Options configures the PBX.
+type Options struct {
+	Trace   bool             // log every SIP message
+	Metrics *metrics.Metrics // nil: none
+	OnEnd   func(call.End)   // each ended call, e.g. for the CDR store; must not block
+}
+
+// PBX is the running signalling side.
+type PBX struct {
+	log    *slog.Logger
+	mgr    *reload.Manager
+	opts   Options
+	srv    *sipserver.Server
+	reg    *registrar.Registrar
+	calls  *call.Manager
+	trunks *trunk.Manager
+	bans   *ban.Tracker
+
+	dir       atomic.Pointer[directory]
+	closeOnce sync.Once
+}
+
+// New binds the SIP listeners of the live config and builds the PBX.
+func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
+	cfg := mgr.Current().Config
+	p := &PBX{log: log, mgr: mgr, opts: opts}
+	srv, err := sipserver.New(log, sipserver.WithTrace(opts.Trace))
+	if err != nil {
+		return nil, err
+	}
+	p.srv = srv
+	for _, spec := range cfg.Listen.SIP {
+		if err := srv.Listen(spec); err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("listen %s: %w", spec, err)
+		}
+	}
+	sec := cfg.Security
+	p.bans = ban.New(sec.BanAfterFailures, time.Duration(sec.BanWindowSeconds)*time.Second,
+		time.Duration(sec.BanSeconds)*time.Second, time.Now)
+	auth := sipauth.New(Realm)
+	users := registrar.UsersFunc(func(_, user string) (sipauth.Credential, bool) {
+		return credential(p.mgr.Current().Config, user)
+	})
+	p.reg = registrar.New(log, auth, users, registrar.WithBans(p.bans), registrar.WithOnChange(p.registration))
+	var specs []trunk.Spec
+	for _, co := range cfg.Companies {
+		for _, t := range co.Trunks {
+			specs = append(specs, trunk.Spec{ID: t.ID, Host: t.Host, Transport: t.Transport,
+				Username: t.Username, Password: t.Password, Register: t.Register})
+		}
+	}
+	p.trunks = trunk.New(log, srv, specs)
+	p.calls, err = call.New(log, call.Config{
+		Snapshots: p.snapshot, Locations: p.reg, Auth: auth, Transport: srv, Bans: p.bans,
+		MaxCalls: sec.MaxCalls, Events: p.event, Trunks: p.trunks, OnEnd: p.ended,
+	})
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	srv.SetRegistrar(p.reg)
+	srv.SetCalls(p.calls)
+	return p, nil
+}
+
+// Addrs are the bound SIP listeners ("udp:127.0.0.1:5060").
+func (p *PBX) Addrs() []string { return p.srv.Addrs() }
+
+// Run serves until ctx ends, then hangs up the calls left.
+func (p *PBX) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	for _, run := range []func(context.Context) error{p.srv.Run, p.reg.Run} {
+		wg.Add(1)
+		go func() { defer wg.Done(); errc <- run(ctx) }()
+	}
+	select {
+	case <-p.srv.Ready():
+	case <-ctx.Done():
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); errc <- p.trunks.Run(ctx) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+	}
+	p.calls.Close()
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// Close releases the listeners; safe twice.
+func (p *PBX) Close() {
+	p.closeOnce.Do(func() {
+		p.calls.Close()
+		p.srv.Close()
+	})
+}
+
+// RegisterAdmin adds the PBX's routes to the admin API.
+func (p *PBX) RegisterAdmin(a *admin.Server) {
+	a.Handle("GET /api/calls", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		admin.WriteJSON(w, http.StatusOK, map[string]any{"calls": p.calls.Calls()})
+	}))
+	a.Handle("GET /api/registrations", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		admin.WriteJSON(w, http.StatusOK, map[string]any{
+			"extensions": p.reg.All(), "trunks": p.trunks.States(), "bans": p.bans.List(),
+		})
+	}))
+	if p.opts.Metrics != nil {
+		a.Handle("GET /metrics", p.opts.Metrics.Handler())
+	}
+}
+
+// snapshot hands a call the live snapshot as a call.Snapshot.
+func (p *PBX) snapshot() (call.Snapshot, func()) {
+	s := p.mgr.Acquire()
+	d := p.dir.Load()
+	if d == nil || d.snap != s {
+		d = newDirectory(s)
+		p.dir.Store(d)
+	}
+	return d, s.Release
+}
+
+// event passes a call event to the scripts: with `scripts.events:
+// integration` only for calls whose deciding rule asked for it.
+func (p *PBX) event(ev engine.Event) {
+	s := p.mgr.Current()
+	if s.Config.Scripts.Events != "all" {
+		if integ, _ := ev.Data["integration"].(bool); !integ {
+			return
+		}
+	}
+	s.Emit(ev)
+}
+
+func (p *PBX) registration(ev registrar.Event) {
+	b := ev.Binding // the registrar has logged it
+	if m := p.opts.Metrics; m != nil {
+		m.Registrations.Set(float64(len(p.reg.All())))
+	}
+	p.mgr.Current().Emit(engine.Event{Type: "registration", Time: time.Now(), Data: map[string]any{
+		"change": string(ev.Type), "extension": b.AOR, "contact": b.ContactURI, "source": b.Source,
+		"user_agent": b.UserAgent,
+	}})
+}
+
+func (p *PBX) ended(e call.End) {
+	if m := p.opts.Metrics; m != nil {
+		m.Calls.WithLabelValues(e.Disposition).Inc()
+	}
+	if p.opts.OnEnd != nil {
+		p.opts.OnEnd(e)
+	}
+}
