@@ -26,7 +26,6 @@ type Metrics struct {
 	RTPPackets    *prometheus.CounterVec // by direction (in, out)
 	RTPLost       prometheus.Counter
 	EventsDropped prometheus.Counter
-	CDRWritten    prometheus.Counter
 }
 
 // New registers every metric, plus the Go runtime and process collectors.
@@ -49,10 +48,9 @@ func New() *Metrics {
 		RTPPackets:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "luapbx_rtp_packets_total", Help: "Relayed RTP packets."}, []string{"direction"}),
 		RTPLost:       prometheus.NewCounter(prometheus.CounterOpts{Name: "luapbx_rtp_lost_packets_total", Help: "RTP packets lost, from sequence gaps."}),
 		EventsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "luapbx_events_dropped_total", Help: "on_event events dropped because the queue was full."}),
-		CDRWritten:    prometheus.NewCounter(prometheus.CounterOpts{Name: "luapbx_cdr_written_total", Help: "Call records written."}),
 	}
 	reg.MustRegister(m.ActiveCalls, m.Calls, m.Registrations, m.AuthFailures, m.Bans, m.HookLatency,
-		m.HookErrors, m.Reloads, m.Generation, m.RTPPackets, m.RTPLost, m.EventsDropped, m.CDRWritten,
+		m.HookErrors, m.Reloads, m.Generation, m.RTPPackets, m.RTPLost, m.EventsDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, d := range []string{"answered", "no_answer", "busy", "failed", "rejected"} {
 		m.Calls.WithLabelValues(d)

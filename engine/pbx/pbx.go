@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,12 +20,15 @@ import (
 	"luapbx/engine/admin"
 	"luapbx/engine/ban"
 	"luapbx/engine/call"
+	"luapbx/engine/cdr"
 	"luapbx/engine/metrics"
 	"luapbx/engine/registrar"
 	"luapbx/engine/reload"
 	"luapbx/engine/sipauth"
 	"luapbx/engine/sipserver"
 	"luapbx/engine/trunk"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Realm is the digest realm the PBX challenges with; an extension's ha1 is
@@ -47,6 +52,9 @@ type PBX struct {
 	calls  *call.Manager
 	trunks *trunk.Manager
 	bans   *ban.Tracker
+
+	store cdr.Store // nil without storage.cdr
+	cdrw  *cdr.Writer
 
 	dir       atomic.Pointer[directory]
 	closeOnce sync.Once
@@ -93,7 +101,33 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	}
 	srv.SetRegistrar(p.reg)
 	srv.SetCalls(p.calls)
+	if st := cfg.Storage; st.CDRDSN != "" {
+		spill := filepath.Join("var", "cdr.spill.jsonl")
+		if st.CDRDriver == "sqlite" {
+			spill = strings.TrimPrefix(st.CDRDSN, "sqlite:") + ".spill.jsonl"
+		}
+		if p.store, p.cdrw, err = openCDR(context.Background(), p, st.CDRDSN, spill); err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("call records: %w", err)
+		}
+		p.registerCDRMetrics()
+	}
 	return p, nil
+}
+
+func (p *PBX) registerCDRMetrics() {
+	m, w := p.opts.Metrics, p.cdrw
+	if m == nil {
+		return
+	}
+	for name, f := range map[string]func(cdr.WriterStats) uint64{
+		"luapbx_cdr_written_total": func(s cdr.WriterStats) uint64 { return s.Written },
+		"luapbx_cdr_lost_total":    func(s cdr.WriterStats) uint64 { return s.Lost },
+		"luapbx_cdr_spilled_total": func(s cdr.WriterStats) uint64 { return s.Spilled },
+	} {
+		_ = m.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: "Call records, see engine/cdr WriterStats."},
+			func() float64 { return float64(f(w.Stats())) }))
+	}
 }
 
 // Addrs are the bound SIP listeners ("udp:127.0.0.1:5060").
@@ -123,10 +157,28 @@ func (p *PBX) Run(ctx context.Context) error {
 			err = nil
 		}
 	}
-	p.calls.Close()
+	p.calls.Close() // every call ends, and so reaches the CDR writer
 	cancel()
 	wg.Wait()
+	p.closeCDR()
 	return err
+}
+
+// closeCDR flushes the call records (spilling what the database refuses)
+// and closes the store; safe twice.
+func (p *PBX) closeCDR() {
+	if p.cdrw == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.cdrw.Close(ctx); err != nil {
+		p.log.Error("call records: flush at shutdown", "err", err)
+	}
+	if err := p.store.Close(); err != nil {
+		p.log.Error("call records: close", "err", err)
+	}
+	p.cdrw, p.store = nil, nil
 }
 
 // Close releases the listeners; safe twice.
@@ -134,6 +186,7 @@ func (p *PBX) Close() {
 	p.closeOnce.Do(func() {
 		p.calls.Close()
 		p.srv.Close()
+		p.closeCDR()
 	})
 }
 
@@ -149,6 +202,9 @@ func (p *PBX) RegisterAdmin(a *admin.Server) {
 	}))
 	if p.opts.Metrics != nil {
 		a.Handle("GET /metrics", p.opts.Metrics.Handler())
+	}
+	if p.store != nil {
+		cdrRoutes(a, p.store)
 	}
 }
 
@@ -189,6 +245,9 @@ func (p *PBX) registration(ev registrar.Event) {
 func (p *PBX) ended(e call.End) {
 	if m := p.opts.Metrics; m != nil {
 		m.Calls.WithLabelValues(e.Disposition).Inc()
+	}
+	if p.cdrw != nil {
+		p.cdrw.Add(Record(e))
 	}
 	if p.opts.OnEnd != nil {
 		p.opts.OnEnd(e)

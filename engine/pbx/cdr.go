@@ -1,0 +1,115 @@
+package pbx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"luapbx/engine/admin"
+	"luapbx/engine/call"
+	"luapbx/engine/cdr"
+	"luapbx/engine/routing"
+)
+
+// Record turns an ended call into its call record.
+func Record(e call.End) cdr.Record {
+	c := e.Call
+	rec := cdr.Record{
+		CallID: c.ID, Company: c.Company, CallerType: c.CallerType.String(), From: c.From,
+		Dialled: c.To, FinalNumber: c.Decision.Number, Trunk: c.Trunk, Rule: c.Decision.Rule,
+		Target: c.Decision.Target.String(), Source: cdr.Source(c.Decision.Source.String()),
+		OffHours: c.Decision.Offhours, Start: c.Start, Answer: e.Answered, End: e.End,
+		Duration: e.End.Sub(c.Start), Disposition: cdr.Disposition(e.Disposition), SIPCode: e.Code,
+		HangupBy: cdr.Party(e.By),
+	}
+	if c.CallerType == routing.External {
+		rec.DID = c.To
+	}
+	if c.Snapshot != nil {
+		rec.Generation = int64(c.Snapshot.Generation())
+	}
+	if !e.Answered.IsZero() {
+		rec.BillableSeconds = int64(e.End.Sub(e.Answered).Round(time.Second) / time.Second)
+	}
+	if c.Explanation != nil {
+		if b, err := json.Marshal(c.Explanation); err == nil {
+			rec.Explanation = b
+		}
+	}
+	return rec
+}
+
+// cdrRoutes serves the call records: GET /api/cdr with filters from, to,
+// since, until, disposition, company, limit and format=csv; GET
+// /api/cdr/{id} with the routing explanation.
+func cdrRoutes(a *admin.Server, store cdr.Store) {
+	a.Handle("GET /api/cdr", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := cdrFilter(r)
+		if err != nil {
+			admin.WriteError(w, http.StatusBadRequest, err)
+			return
+		}
+		recs, err := store.List(r.Context(), f)
+		if err != nil {
+			admin.WriteError(w, http.StatusInternalServerError, err)
+			return
+		}
+		if r.URL.Query().Get("format") == "csv" {
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", `attachment; filename="cdr.csv"`)
+			_ = cdr.WriteCSV(w, recs)
+			return
+		}
+		admin.WriteJSON(w, http.StatusOK, map[string]any{"records": recs})
+	}))
+	a.Handle("GET /api/cdr/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, err := store.Get(r.Context(), r.PathValue("id"))
+		switch {
+		case errors.Is(err, cdr.ErrNotFound):
+			admin.WriteError(w, http.StatusNotFound, err)
+		case err != nil:
+			admin.WriteError(w, http.StatusInternalServerError, err)
+		default:
+			admin.WriteJSON(w, http.StatusOK, rec)
+		}
+	}))
+}
+
+func cdrFilter(r *http.Request) (cdr.Filter, error) {
+	q := r.URL.Query()
+	f := cdr.Filter{From: q.Get("from"), To: q.Get("to"), Company: q.Get("company"),
+		Disposition: cdr.Disposition(q.Get("disposition"))}
+	if f.Disposition != "" && !f.Disposition.Valid() {
+		return f, errors.New("bad disposition (want answered, no_answer, busy, failed or rejected)")
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, errors.New(name + ": want RFC 3339, e.g. 2026-11-23T10:00:00Z")
+			}
+			*dst = t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return f, errors.New("limit: want a positive number")
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+// openCDR opens the store of the config and its batching writer.
+func openCDR(ctx context.Context, p *PBX, dsn, spill string) (cdr.Store, *cdr.Writer, error) {
+	store, err := cdr.Open(ctx, dsn, p.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := cdr.NewWriter(p.log, store, cdr.WithSpillFile(spill))
+	return store, w, nil
+}
