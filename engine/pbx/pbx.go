@@ -133,35 +133,42 @@ func (p *PBX) registerCDRMetrics() {
 // Addrs are the bound SIP listeners ("udp:127.0.0.1:5060").
 func (p *PBX) Addrs() []string { return p.srv.Addrs() }
 
-// Run serves until ctx ends, then hangs up the calls left.
+// Run serves until ctx ends (or a part fails), then hangs up the calls left.
 func (p *PBX) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The transport outlives ctx: calls still up at shutdown are hung up
+	// (BYE, CANCEL) through it before it closes.
+	sipCtx, stopSIP := context.WithCancel(context.Background())
+	defer stopSIP()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-	for _, run := range []func(context.Context) error{p.srv.Run, p.reg.Run} {
+	var once sync.Once
+	var runErr error
+	// A part that ends early without an error (the trunk manager with no
+	// trunks) is simply done; an error stops the whole PBX.
+	start := func(ctx context.Context, run func(context.Context) error) {
 		wg.Add(1)
-		go func() { defer wg.Done(); errc <- run(ctx) }()
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				once.Do(func() { runErr = err })
+				cancel()
+			}
+		}()
 	}
+	start(sipCtx, p.srv.Run)
+	start(ctx, p.reg.Run)
 	select {
 	case <-p.srv.Ready():
+		start(ctx, p.trunks.Run)
 	case <-ctx.Done():
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); errc <- p.trunks.Run(ctx) }()
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-		if errors.Is(err, context.Canceled) {
-			err = nil
-		}
-	}
+	<-ctx.Done()
 	p.calls.Close() // every call ends, and so reaches the CDR writer
-	cancel()
+	stopSIP()
 	wg.Wait()
 	p.closeCDR()
-	return err
+	return runErr
 }
 
 // closeCDR flushes the call records (spilling what the database refuses)
