@@ -18,16 +18,24 @@ func (p *Program) Emit(ev engine.Event) {
 	}
 	if p.closed.Load() {
 		p.st.eventsDropped.Add(1)
+		p.dropped()
 		return
 	}
 	select {
 	case p.queue <- ev:
 	default:
+		p.dropped()
 		// Log the 1st, 2nd, 4th, 8th... drop: a full queue stays visible
 		// without flooding the log.
 		if n := p.st.eventsDropped.Add(1); n&(n-1) == 0 {
 			p.log.Warn("lua event queue full, events dropped", "type", ev.Type, "call_id", ev.CallID, "dropped", n)
 		}
+	}
+}
+
+func (p *Program) dropped() {
+	if p.opts.OnDrop != nil {
+		p.opts.OnDrop()
 	}
 }
 

@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"strings"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -83,6 +84,16 @@ func (p *Program) decisionHook(h hook, call *routing.Call, d *routing.Decision) 
 // hook runs a routing hook inside a concurrency slot taken before its
 // budget starts.
 func (p *Program) hook(inv *invocation) error {
+	if p.opts.Observe == nil {
+		return p.runHook(inv)
+	}
+	start := time.Now()
+	err := p.runHook(inv)
+	p.opts.Observe(inv.h.String(), time.Since(start), err)
+	return err
+}
+
+func (p *Program) runHook(inv *invocation) error {
 	p.st.hooks.Add(1)
 	if !p.admit() {
 		s := p.sites[inv.h]

@@ -64,6 +64,13 @@ type Options struct {
 	MaxBody int64
 	// Now is the clock of pbx.now and kv TTLs (tests); default time.Now.
 	Now func() time.Time
+	// Observe, when set, is told of every routing hook run: its name, how
+	// long it took (waiting for a slot included) and its error (ErrTimeout,
+	// ErrBusy or another), for metrics. It must not block.
+	Observe func(hook string, took time.Duration, err error)
+	// OnDrop, when set, is called for each event dropped by a full or
+	// closed queue. It must not block.
+	OnDrop func()
 
 	extra map[string]lua.LGFunction // more globals, for tests
 }

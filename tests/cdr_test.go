@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -124,6 +125,14 @@ func TestCallRecords(t *testing.T) {
 		}
 	}
 
+	metrics := get(t, "http://"+srv.HTTP+"/metrics", "")
+	for _, want := range []string{`luapbx_calls_total{disposition="answered"} 1`, `luapbx_calls_total{disposition="busy"} 1`,
+		`luapbx_calls_total{disposition="rejected"} 1`, "luapbx_cdr_written_total 3", "luapbx_active_calls 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
 	resp, err := http.Get("http://" + srv.HTTP + "/api/cdr?format=csv&disposition=busy")
 	if err != nil {
 		t.Fatal(err)
@@ -187,5 +196,64 @@ func TestSIGTERMKeepsEveryRecord(t *testing.T) {
 	}
 	if reached == 0 || count != reached {
 		t.Fatalf("%d call records after SIGTERM, want one per call the PBX answered (%d)", count, reached)
+	}
+}
+
+// get fetches url (with a bearer token when given) and returns the body; it
+// fails the test unless the status is 200.
+func get(t *testing.T, url, token string) string {
+	t.Helper()
+	code, body := fetch(t, url, token)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, code, body)
+	}
+	return body
+}
+
+func fetch(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// With admin.token set, the API wants it; /healthz stays open.
+func TestAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	const token = "a-token-of-32-characters-or-so!!"
+	harness.WriteFile(t, dir, "pbx.yaml", cdrPlan(dir)+"admin: {token: \""+token+"\"}\n")
+	srv := harness.Start(t, dir, "pbx.yaml")
+	base := "http://" + srv.HTTP
+	for _, path := range []string{"/api/reload", "/api/calls", "/api/cdr", "/metrics"} {
+		if code, _ := fetch(t, base+path, ""); code != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token: %d, want 401", path, code)
+		}
+		if code, _ := fetch(t, base+path, "wrong"); code != http.StatusUnauthorized {
+			t.Errorf("GET %s with a wrong token: %d, want 401", path, code)
+		}
+		get(t, base+path, token)
+	}
+	get(t, base+"/healthz", "")
+}
+
+// Off loopback without a token, luapbx refuses to start.
+func TestAdminOffLoopbackNeedsToken(t *testing.T) {
+	dir := t.TempDir()
+	plan := strings.Replace(cdrPlan(dir), `http: "127.0.0.1:0"`, `http: "0.0.0.0:0"`, 1)
+	harness.WriteFile(t, dir, "pbx.yaml", plan)
+	code, out, errOut := harness.Run(t, dir, "serve", "--config", "pbx.yaml")
+	if code != 1 || !strings.Contains(out+errOut, "token") {
+		t.Fatalf("serve with an exposed admin API and no token: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -36,7 +36,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	var hooks routing.Hooks
 	scripts := "scripts not loaded (--no-lua)"
 	if !*noLua {
-		pol, err := loaderFor(false, quietLogger(stderr))(cfg, nil)
+		pol, err := loaderFor(false, quietLogger(stderr), nil)(cfg, nil)
 		if err != nil {
 			printErrors(stderr, err)
 			return 1

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
+	"time"
 
 	"luapbx/engine"
 	"luapbx/engine/config"
+	"luapbx/engine/metrics"
 	"luapbx/engine/reload"
 	"luapbx/luaapi"
 )
@@ -12,7 +15,7 @@ import (
 // loaderFor compiles a config's scripts into its snapshot's policy, keeping
 // the key-value store of the previous snapshot across reloads. With noLua it
 // loads nothing.
-func loaderFor(noLua bool, log *slog.Logger) reload.PolicyLoader {
+func loaderFor(noLua bool, log *slog.Logger, m *metrics.Metrics) reload.PolicyLoader {
 	if noLua {
 		return nil
 	}
@@ -24,6 +27,8 @@ func loaderFor(noLua bool, log *slog.Logger) reload.PolicyLoader {
 			Events:       cfg.Scripts.Events,
 			Logger:       log,
 			KV:           luaapi.KVOf(prev),
+			Observe:      observeHooks(m),
+			OnDrop:       countDrops(m),
 		})
 		if err != nil {
 			return nil, err
@@ -34,4 +39,30 @@ func loaderFor(noLua bool, log *slog.Logger) reload.PolicyLoader {
 		}
 		return p, nil
 	}
+}
+
+// observeHooks feeds hook latency and errors to the metrics.
+func observeHooks(m *metrics.Metrics) func(string, time.Duration, error) {
+	if m == nil {
+		return nil
+	}
+	return func(hook string, took time.Duration, err error) {
+		m.HookLatency.WithLabelValues(hook).Observe(took.Seconds())
+		switch {
+		case err == nil:
+		case errors.Is(err, luaapi.ErrTimeout):
+			m.HookErrors.WithLabelValues(hook, "timeout").Inc()
+		case errors.Is(err, luaapi.ErrBusy):
+			m.HookErrors.WithLabelValues(hook, "busy").Inc()
+		default:
+			m.HookErrors.WithLabelValues(hook, "error").Inc()
+		}
+	}
+}
+
+func countDrops(m *metrics.Metrics) func() {
+	if m == nil {
+		return nil
+	}
+	return m.EventsDropped.Inc
 }

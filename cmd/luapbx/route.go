@@ -30,7 +30,7 @@ func route(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "luapbx route: --to is required (and usually --from)")
 		return 2
 	}
-	snap, err := reload.Build(*cfgPath, loaderFor(q.NoLua, quietLogger(stderr)))
+	snap, err := reload.Build(*cfgPath, loaderFor(q.NoLua, quietLogger(stderr), nil))
 	if err != nil {
 		printErrors(stderr, err)
 		return 1

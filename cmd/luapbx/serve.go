@@ -38,13 +38,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	mgr, err := reload.NewManager(log, *cfgPath, loaderFor(false, log))
+	m := metrics.New()
+	mgr, err := reload.NewManager(log, *cfgPath, loaderFor(false, log, m))
 	if err != nil {
 		printErrors(stderr, err)
 		return 1
 	}
 	defer mgr.Close()
-	m := metrics.New()
 	m.Generation.Set(float64(mgr.Current().Gen))
 	mgr.OnReload(func(s *reload.Snapshot, err error) {
 		result := "ok"

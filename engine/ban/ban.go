@@ -33,6 +33,7 @@ type Tracker struct {
 	banFor     time.Duration
 	now        func() time.Time
 	maxEntries int
+	observe    func(ip string, banned bool)
 
 	mu        sync.Mutex
 	entries   map[string]*entry
@@ -65,6 +66,18 @@ func (t *Tracker) SetMaxEntries(n int) {
 // Fail records a failure from ip and reports whether this failure started a
 // ban. Failures from an already banned address do not extend the ban.
 func (t *Tracker) Fail(ip string) (banned bool) {
+	banned = t.fail(ip)
+	if t.observe != nil {
+		t.observe(ip, banned)
+	}
+	return banned
+}
+
+// Observe sets a function told of every failure and whether it banned the
+// address (for metrics); set it before use. It runs with no lock held.
+func (t *Tracker) Observe(f func(ip string, banned bool)) { t.observe = f }
+
+func (t *Tracker) fail(ip string) (banned bool) {
 	if t.after <= 0 {
 		return false
 	}

@@ -174,3 +174,20 @@ func BenchmarkBanned(b *testing.B) {
 		tr.Banned("10.0.0.1")
 	}
 }
+
+func TestObserveSeesFailuresAndBans(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tr := New(2, time.Minute, time.Hour, func() time.Time { return now })
+	var fails, bans int
+	tr.Observe(func(ip string, banned bool) {
+		fails++
+		if banned {
+			bans++
+		}
+	})
+	tr.Fail("10.0.0.1")
+	tr.Fail("10.0.0.1")
+	if fails != 2 || bans != 1 {
+		t.Fatalf("observed %d failures and %d bans, want 2 and 1", fails, bans)
+	}
+}

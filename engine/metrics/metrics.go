@@ -14,7 +14,6 @@ import (
 type Metrics struct {
 	reg *prometheus.Registry
 
-	ActiveCalls   prometheus.Gauge
 	Calls         *prometheus.CounterVec // by disposition
 	Registrations prometheus.Gauge
 	AuthFailures  prometheus.Counter
@@ -33,7 +32,6 @@ func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		reg:           reg,
-		ActiveCalls:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "luapbx_active_calls", Help: "Calls in progress."}),
 		Calls:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "luapbx_calls_total", Help: "Ended calls by disposition; rate() gives the call rate."}, []string{"disposition"}),
 		Registrations: prometheus.NewGauge(prometheus.GaugeOpts{Name: "luapbx_registrations", Help: "Live registered contacts."}),
 		AuthFailures:  prometheus.NewCounter(prometheus.CounterOpts{Name: "luapbx_auth_failures_total", Help: "Requests with wrong credentials."}),
@@ -49,7 +47,7 @@ func New() *Metrics {
 		RTPLost:       prometheus.NewCounter(prometheus.CounterOpts{Name: "luapbx_rtp_lost_packets_total", Help: "RTP packets lost, from sequence gaps."}),
 		EventsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "luapbx_events_dropped_total", Help: "on_event events dropped because the queue was full."}),
 	}
-	reg.MustRegister(m.ActiveCalls, m.Calls, m.Registrations, m.AuthFailures, m.Bans, m.HookLatency,
+	reg.MustRegister(m.Calls, m.Registrations, m.AuthFailures, m.Bans, m.HookLatency,
 		m.HookErrors, m.Reloads, m.Generation, m.RTPPackets, m.RTPLost, m.EventsDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, d := range []string{"answered", "no_answer", "busy", "failed", "rejected"} {

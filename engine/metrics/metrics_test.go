@@ -20,9 +20,9 @@ func TestHandlerExposesMovingCounters(t *testing.T) {
 		t.Fatalf("answered calls not pre-declared at 0:\n%s", before)
 	}
 	m.Calls.WithLabelValues("answered").Inc()
-	m.ActiveCalls.Set(3)
+	m.Registrations.Set(3)
 	after := scrape()
-	for _, want := range []string{`luapbx_calls_total{disposition="answered"} 1`, "luapbx_active_calls 3", "go_goroutines"} {
+	for _, want := range []string{`luapbx_calls_total{disposition="answered"} 1`, "luapbx_registrations 3", "go_goroutines"} {
 		if !strings.Contains(after, want) {
 			t.Errorf("scrape lacks %q", want)
 		}

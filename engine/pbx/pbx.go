@@ -78,6 +78,16 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	sec := cfg.Security
 	p.bans = ban.New(sec.BanAfterFailures, time.Duration(sec.BanWindowSeconds)*time.Second,
 		time.Duration(sec.BanSeconds)*time.Second, time.Now)
+	if m := opts.Metrics; m != nil {
+		p.bans.Observe(func(ip string, banned bool) {
+			m.AuthFailures.Inc()
+			if banned {
+				m.Bans.Inc()
+				log.Warn("address banned after repeated authentication failures", "ip", ip,
+					"ban_seconds", sec.BanSeconds)
+			}
+		})
+	}
 	auth := sipauth.New(Realm)
 	users := registrar.UsersFunc(func(_, user string) (sipauth.Credential, bool) {
 		return credential(p.mgr.Current().Config, user)
@@ -101,6 +111,10 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	}
 	srv.SetRegistrar(p.reg)
 	srv.SetCalls(p.calls)
+	if m := opts.Metrics; m != nil {
+		_ = m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luapbx_active_calls", Help: "Calls in progress."},
+			func() float64 { return float64(p.calls.Active()) }))
+	}
 	if st := cfg.Storage; st.CDRDSN != "" {
 		spill := filepath.Join("var", "cdr.spill.jsonl")
 		if st.CDRDriver == "sqlite" {
