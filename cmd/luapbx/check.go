@@ -36,7 +36,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	var hooks routing.Hooks
 	scripts := "scripts not loaded (--no-lua)"
 	if !*noLua {
-		pol, err := loaderFor(false, quietLogger(stderr), nil)(cfg, nil)
+		pol, err := loaderFor(false, quietLogger(stderr), nil)(cfg, r, nil)
 		if err != nil {
 			printErrors(stderr, err)
 			return 1
@@ -55,6 +55,11 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, strings.TrimRight(res.Text(), "\n"))
 		if !res.Pass {
 			failed++
+		}
+		// A hook that failed leaves the built-in decision, which may be
+		// just what the test expects: say so, or the script's bug hides.
+		for _, e := range res.Report.HookErrors {
+			fmt.Fprintf(stderr, "warning: %s:%d: test %q: lua error: %s\n", res.File, res.Line, res.Name, e)
 		}
 	}
 	if failed > 0 {

@@ -9,6 +9,7 @@ import (
 	"luapbx/engine/config"
 	"luapbx/engine/metrics"
 	"luapbx/engine/reload"
+	"luapbx/engine/routing"
 	"luapbx/luaapi"
 )
 
@@ -19,7 +20,7 @@ func loaderFor(noLua bool, log *slog.Logger, m *metrics.Metrics) reload.PolicyLo
 	if noLua {
 		return nil
 	}
-	return func(cfg *config.Config, prev engine.Policy) (engine.Policy, error) {
+	return func(cfg *config.Config, r *routing.Router, prev engine.Policy) (engine.Policy, error) {
 		p, err := luaapi.Load(cfg.Scripts.DirPath, luaapi.Options{
 			Timeout:      cfg.Scripts.Timeout(),
 			EventTimeout: cfg.Scripts.EventTimeout(),
@@ -27,8 +28,12 @@ func loaderFor(noLua bool, log *slog.Logger, m *metrics.Metrics) reload.PolicyLo
 			Events:       cfg.Scripts.Events,
 			Logger:       log,
 			KV:           luaapi.KVOf(prev),
-			Observe:      observeHooks(m),
-			OnDrop:       countDrops(m),
+			CheckTarget: func(company, target string) error {
+				_, err := r.CheckTarget(company, target)
+				return err
+			},
+			Observe: observeHooks(m),
+			OnDrop:  countDrops(m),
 		})
 		if err != nil {
 			return nil, err

@@ -26,8 +26,8 @@ func route(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if q.To == "" {
-		fmt.Fprintln(stderr, "luapbx route: --to is required (and usually --from)")
+	if q.To == "" || q.From == "" {
+		fmt.Fprintln(stderr, "luapbx route: --from and --to are required (e.g. --from 201 --to 4444)")
 		return 2
 	}
 	snap, err := reload.Build(*cfgPath, loaderFor(q.NoLua, quietLogger(stderr), nil))

@@ -14,6 +14,7 @@ import (
 
 	"luapbx/engine"
 	"luapbx/engine/config"
+	"luapbx/engine/routing"
 	"luapbx/luaapi"
 )
 
@@ -58,7 +59,7 @@ companies:
 	return path
 }
 
-func luaLoader(cfg *config.Config, prev engine.Policy) (engine.Policy, error) {
+func luaLoader(cfg *config.Config, _ *routing.Router, prev engine.Policy) (engine.Policy, error) {
 	p, err := luaapi.Load(cfg.Scripts.DirPath, luaapi.Options{KV: luaapi.KVOf(prev)})
 	if err != nil {
 		return nil, err

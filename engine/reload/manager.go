@@ -16,12 +16,14 @@ import (
 
 	"luapbx/engine"
 	"luapbx/engine/config"
+	"luapbx/engine/routing"
 )
 
 // PolicyLoader compiles the scripts of a config; prev is the running
 // snapshot's policy (nil at start), for state that outlives a reload such as
 // the key-value store. It returns a nil Policy when there is nothing to load.
-type PolicyLoader func(cfg *config.Config, prev engine.Policy) (engine.Policy, error)
+// r is the config's router, for checking the targets scripts return.
+type PolicyLoader func(cfg *config.Config, r *routing.Router, prev engine.Policy) (engine.Policy, error)
 
 // Status is what GET /api/reload shows.
 type Status struct {
@@ -189,7 +191,7 @@ func build(path string, gen uint64, load PolicyLoader, prev *Snapshot, runTests 
 	}
 	var pol engine.Policy
 	if load != nil {
-		if pol, err = load(cfg, prevPolicy); err != nil {
+		if pol, err = load(cfg, r, prevPolicy); err != nil {
 			return nil, err
 		}
 	}

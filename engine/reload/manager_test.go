@@ -65,7 +65,7 @@ func TestDecisionKeepsSnapshotAcrossReload(t *testing.T) {
 	writePlan(t, path, "user:201")
 	first := &fakePolicy{block: make(chan struct{}), inHook: make(chan struct{})}
 	loads := 0
-	loader := func(*config.Config, engine.Policy) (engine.Policy, error) {
+	loader := func(*config.Config, *routing.Router, engine.Policy) (engine.Policy, error) {
 		loads++
 		if loads == 1 {
 			return first, nil

@@ -18,8 +18,8 @@ type Query struct {
 
 // Route decides q against the snapshot and explains the decision.
 func (s *Snapshot) Route(q Query, now time.Time) (routing.Report, error) {
-	if q.To == "" {
-		return routing.Report{}, fmt.Errorf("say which number is called (to)")
+	if q.To == "" || q.From == "" {
+		return routing.Report{}, fmt.Errorf("say who calls (from) and which number is called (to)")
 	}
 	call := routing.Call{ID: "route-query", From: q.From, To: q.To, Trunk: q.Trunk}
 	if err := s.Router.Classify(&call, q.Company); err != nil {
@@ -39,5 +39,8 @@ func (s *Snapshot) Route(q Query, now time.Time) (routing.Report, error) {
 	}
 	var ex routing.Explanation
 	d := s.Router.Decide(&call, hooks, &ex)
+	if q.NoLua {
+		ex.Notes = append(ex.Notes, "scripts not run (no-lua): this is the built-in decision")
+	}
 	return routing.NewReport(d, ex), nil
 }

@@ -138,7 +138,7 @@ func TestRights(t *testing.T) {
 				t.Fatalf("target %s class %q, want %s %q\n%s", d.Target, d.Class, tc.target, tc.class, NewReport(d, ex).Text())
 			}
 			if tc.target == "reject:403" {
-				contains(t, ex.Rights, "is a "+tc.class+" number", "extension "+tc.from+" may call")
+				contains(t, ex.Rights, " "+tc.class+" number", "extension "+tc.from+" may call")
 			}
 		})
 	}

@@ -144,7 +144,7 @@ func TestReportText(t *testing.T) {
 	})
 	t.Run("no rule", func(t *testing.T) {
 		s := text(internal(t, r, "201", "999", monday10), nil)
-		contains(t, s, "Decision: reject with SIP 404", "by (none)", "note: no rule matches 999")
+		contains(t, s, "Decision: reject with SIP 404", "by no rule (none matched)", "note: no rule matches 999")
 	})
 	t.Run("lua", func(t *testing.T) {
 		s := text(internal(t, r, "201", "202", monday10), &fakeHooks{route: func(*Call, *Decision) (Change, error) {

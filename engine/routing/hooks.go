@@ -88,7 +88,7 @@ func (c *company) checkRights(call *Call, d *Decision, ex *Explanation) {
 		if len(e.Rights) > 0 {
 			rights = strings.Join(e.Rights, ", ")
 		}
-		ex.Rights = fmt.Sprintf("%s is a %s number; extension %s may call: %s", d.Number, d.Class, e.Number, rights)
+		ex.Rights = fmt.Sprintf("%s is %s %s number; extension %s may call: %s", d.Number, article(d.Class), d.Class, e.Number, rights)
 		ex.note("rights: extension %s may not call %s numbers: rejected with 403", e.Number, d.Class)
 	}
 	d.Target = reject403
@@ -106,4 +106,12 @@ func (c *company) classOf(number string) string {
 		}
 	}
 	return best
+}
+
+// article is "an" before a vowel, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }

@@ -100,7 +100,7 @@ func (rp Report) Text() string {
 	case rp.Offhours != "":
 		rule = "off-hours entry " + rp.Offhours
 	case rule == "":
-		rule = "(none)"
+		rule = "no rule (none matched)"
 	}
 	if rp.Rule != "" && rp.Offhours == "" {
 		rule = "rule " + rule
