@@ -97,17 +97,19 @@ const (
 	evBye
 	evReinvite
 	evAAnswered // the 200 to A was ACKed (err nil) or not
+	evHangup    // the PBX ends the call (cause)
 )
 
 type event struct {
-	kind evKind
-	leg  *leg // nil: the A leg
-	res  *sip.Response
-	code int
-	err  error
-	req  *sip.Request
-	tx   sip.ServerTransaction
-	done chan struct{} // closed by the owner once a re-INVITE is answered
+	kind  evKind
+	leg   *leg // nil: the A leg
+	res   *sip.Response
+	code  int
+	err   error
+	req   *sip.Request
+	tx    sip.ServerTransaction
+	done  chan struct{} // closed by the owner once a re-INVITE is answered
+	cause string        // evHangup
 }
 
 // send hands ev to the owner; false once the call has ended.

@@ -39,7 +39,10 @@ type Config struct {
 	Media        Media
 	Trunks       TrunkState
 	RewriteSDP   SDPRewriter
-	Now          func() time.Time
+	// CheckSDP, when set, vets the caller's offer before routing: 0 to go
+	// on, else the SIP code to refuse it with (488: no codec in common).
+	CheckSDP func(sdp []byte) int
+	Now      func() time.Time
 	// OnEnd gets every ended call once (for the CDR store); it runs on the
 	// call's goroutine and must not block.
 	OnEnd func(End)

@@ -35,6 +35,13 @@ func (m *Manager) serve(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 488, "Not Acceptable Here")
 		return
 	}
+	if m.cfg.CheckSDP != nil {
+		if code := m.cfg.CheckSDP(req.Body()); code != 0 {
+			m.log.Info("caller's SDP refused", "call_id", callID(req), "code", code)
+			respond(tx, req, code, reason(code))
+			return
+		}
+	}
 	c, ok := m.newCall(req, tx, snap, who)
 	if !ok {
 		return

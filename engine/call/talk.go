@@ -108,6 +108,10 @@ func (c *Call) talkEvent(ev event, acked chan error) (result, bool) {
 		ev.leg.failed, ev.leg.code = true, ev.code
 	case evReinvite:
 		c.relayReinvite(ev)
+	case evHangup:
+		c.log.Info("the PBX hangs up", "cause", ev.cause)
+		c.byeCallee()
+		return c.hangupCaller(acked, BySystem, ev.cause), true
 	}
 	return result{}, false
 }

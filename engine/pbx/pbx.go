@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ import (
 	"luapbx/engine/ban"
 	"luapbx/engine/call"
 	"luapbx/engine/cdr"
+	"luapbx/engine/config"
+	"luapbx/engine/mediacall"
 	"luapbx/engine/metrics"
 	"luapbx/engine/registrar"
 	"luapbx/engine/reload"
@@ -53,6 +56,7 @@ type PBX struct {
 	trunks *trunk.Manager
 	bans   *ban.Tracker
 
+	media *mediacall.Anchor
 	store cdr.Store // nil without storage.cdr
 	cdrw  *cdr.Writer
 
@@ -101,11 +105,17 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 		}
 	}
 	p.trunks = trunk.New(log, srv, specs)
+	if p.media, err = p.newMedia(); err != nil {
+		srv.Close()
+		return nil, err
+	}
 	p.calls, err = call.New(log, call.Config{
 		Snapshots: p.snapshot, Locations: p.reg, Auth: auth, Transport: srv, Bans: p.bans,
 		MaxCalls: sec.MaxCalls, Events: p.event, Trunks: p.trunks, OnEnd: p.ended,
+		RewriteSDP: p.media.RewriteSDP, CheckSDP: p.media.CheckOffer, Media: p.media,
 	})
 	if err != nil {
+		p.media.Close()
 		srv.Close()
 		return nil, err
 	}
@@ -179,6 +189,7 @@ func (p *PBX) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	p.calls.Close() // every call ends, and so reaches the CDR writer
+	p.media.Close()
 	stopSIP()
 	wg.Wait()
 	p.closeCDR()
@@ -206,6 +217,7 @@ func (p *PBX) closeCDR() {
 func (p *PBX) Close() {
 	p.closeOnce.Do(func() {
 		p.calls.Close()
+		p.media.Close()
 		p.srv.Close()
 		p.closeCDR()
 	})
@@ -263,12 +275,36 @@ func (p *PBX) registration(ev registrar.Event) {
 	}})
 }
 
+// newMedia builds the media anchor: RTP ports on the SIP listen address,
+// announced as listen.public_ip when set.
+func (p *PBX) newMedia() (*mediacall.Anchor, error) {
+	cfg := p.mgr.Current().Config
+	bind := netip.IPv4Unspecified()
+	if ap, err := netip.ParseAddrPort(p.srv.Addrs()[0][4:]); err == nil {
+		bind = ap.Addr()
+	}
+	announce := bind
+	if ip, err := netip.ParseAddr(cfg.Listen.PublicIP); err == nil {
+		announce = ip
+	}
+	current := func() *config.Config { return p.mgr.Current().Config }
+	return mediacall.New(p.log, mediacall.Options{
+		IP: announce, BindIP: bind, Ports: cfg.Listen.RTPPorts, RTPTimeout: mediacall.DefaultRTPTimeout,
+		RecordingsDir: cfg.Storage.RecordingsDir, VoicemailDir: cfg.Storage.VoicemailDir,
+		Prompt: mediacall.ConfigPrompt(current), IVR: mediacall.ConfigIVR(current),
+		Events: func(ev engine.Event) { p.mgr.Current().Emit(ev) },
+	})
+}
+
 func (p *PBX) ended(e call.End) {
+	recording := p.media.OnEnd(e) // closes the recording before the record is written
 	if m := p.opts.Metrics; m != nil {
 		m.Calls.WithLabelValues(e.Disposition).Inc()
 	}
 	if p.cdrw != nil {
-		p.cdrw.Add(Record(e))
+		rec := Record(e)
+		rec.RecordingPath = recording
+		p.cdrw.Add(rec)
 	}
 	if p.opts.OnEnd != nil {
 		p.opts.OnEnd(e)

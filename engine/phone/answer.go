@@ -171,7 +171,7 @@ func (p *Phone) incoming(a *answerer, req *sip.Request, tx sip.ServerTransaction
 		_ = respond(a.opts.Reject, nil)
 		return rec.finish(StateRejected, nil)
 	}
-	offer, err := parseSDP(req.Body())
+	offer, err := parseSDPFor(req.Body(), p.cfg.Codecs)
 	if err != nil {
 		_ = respond(sip.StatusNotAcceptableHere, nil)
 		return rec.finish(StateRejected, err)

@@ -48,7 +48,7 @@ func (p *Phone) Call(ctx context.Context, target string, opts CallOptions) (Summ
 	c := newCall(newID(), rec)
 	p.addCall(c) // before sending: a BYE may race our own ACK
 	defer p.removeCall(c)
-	offer := offerSDP(p.local.Addr(), media.Port())
+	offer := offerSDP(p.local.Addr(), media.Port(), p.cfg.Codecs)
 	inv := p.inviteRequest(c.id, ruri, transport, offer, opts.Headers)
 	rec.update(func(s *Summary) { s.CallID, s.From, s.To = c.id, inv.From().Address.String(), ruri.String() })
 
@@ -140,7 +140,7 @@ func (p *Phone) inviteFailure(ctx, ringCtx context.Context, c *call, sess *sipgo
 
 // talk runs an answered call: ACK, media, then BYE from either side.
 func (p *Phone) talk(ctx context.Context, c *call, sess *sipgo.DialogClientSession, media Media, hangupAfter time.Duration) Summary {
-	remote, sdpErr := parseSDP(sess.InviteResponse.Body())
+	remote, sdpErr := parseSDPFor(sess.InviteResponse.Body(), p.cfg.Codecs)
 	c.rec.answer(remote.Codec)
 	if err := sess.Ack(ctx); err != nil {
 		p.log.Debug("ack failed", "call_id", c.id, "error", err)

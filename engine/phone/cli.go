@@ -58,6 +58,8 @@ type cliFlags struct {
 	expect, count, reject    int
 	noRegister, noRinging    bool
 	verbose                  bool
+	media                    MediaOptions
+	codec                    string
 }
 
 func newFlagSet(stderr io.Writer, f *cliFlags) *flag.FlagSet {
@@ -84,6 +86,10 @@ func newFlagSet(stderr io.Writer, f *cliFlags) *flag.FlagSet {
 	fs.BoolVar(&f.noRegister, "no-register", false, "answer: do not register first")
 	fs.BoolVar(&f.noRinging, "no-ringing", false, "answer: do not send 180 Ringing")
 	fs.BoolVar(&f.verbose, "v", false, "log SIP activity to stderr")
+	fs.StringVar(&f.media.PlayFile, "play", "", "send this 8 kHz mono 16-bit WAV as RTP after the answer")
+	fs.StringVar(&f.media.Record, "record", "", "write the received audio to this WAV (8 kHz mono 16-bit)")
+	fs.StringVar(&f.media.DTMF, "dtmf", "", "send these digits as RFC 4733 events after the answer")
+	fs.StringVar(&f.codec, "codec", "", "offer/accept only this codec: PCMU or PCMA (default both)")
 	return fs
 }
 
@@ -131,6 +137,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if cmd == "call" && len(pos) != 1 || cmd != "call" && len(pos) != 0 {
 		fmt.Fprintf(stderr, "phone: wrong arguments %q\n\n%s", pos, usage)
+		return 2
+	}
+	if err := f.setupMedia(); err != nil {
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	p, err := New(f.cfg)
@@ -199,4 +209,27 @@ func answerCommand(ctx context.Context, p *Phone, f *cliFlags, _ []string) ([]Su
 		}
 	}
 	return an.Wait()
+}
+
+// setupMedia turns the media flags into Config.Media and Config.Codecs.
+func (f *cliFlags) setupMedia() error {
+	switch strings.ToUpper(f.codec) {
+	case "":
+	case "PCMU":
+		f.cfg.Codecs = []uint8{ptPCMU}
+	case "PCMA":
+		f.cfg.Codecs = []uint8{ptPCMA}
+	default:
+		return fmt.Errorf("phone: --codec %q: want PCMU or PCMA", f.codec)
+	}
+	m := f.media
+	if m.PlayFile == "" && m.Record == "" && m.DTMF == "" {
+		return nil
+	}
+	mf, err := RTPMedia(m)
+	if err != nil {
+		return err
+	}
+	f.cfg.Media = mf
+	return nil
 }

@@ -27,6 +27,11 @@ type Media interface {
 type MediaStats struct {
 	PacketsIn  uint64 `json:"rtp_packets_in"`
 	PacketsOut uint64 `json:"rtp_packets_out"`
+	// Lost and JitterMs follow RFC 3550 on what was received.
+	Lost     int64   `json:"rtp_lost"`
+	JitterMs float64 `json:"rtp_jitter_ms"`
+	// DTMF is the RFC 4733 digits received, in order.
+	DTMF string `json:"dtmf_received,omitempty"`
 }
 
 // MediaFactory opens the media of a call on the local address ip.

@@ -40,6 +40,9 @@ type Config struct {
 	Log       *slog.Logger
 	// Media opens each call's media; default SilentMedia.
 	Media MediaFactory
+	// Codecs we offer and accept, in order of preference (PT 0 PCMU, 8
+	// PCMA); default both, PCMU first.
+	Codecs []uint8
 }
 
 // Phone is one user agent bound to one local SIP socket.
@@ -91,6 +94,14 @@ func New(cfg Config) (*Phone, error) {
 	}
 	if cfg.AuthUser == "" {
 		cfg.AuthUser = cfg.User
+	}
+	if len(cfg.Codecs) == 0 {
+		cfg.Codecs = []uint8{ptPCMU, ptPCMA}
+	}
+	for _, c := range cfg.Codecs {
+		if _, ok := codecNames[c]; !ok {
+			return nil, fmt.Errorf("phone: codec %d: want 0 (PCMU) or 8 (PCMA)", c)
+		}
 	}
 	if cfg.Media == nil {
 		cfg.Media = SilentMedia

@@ -152,7 +152,7 @@ func TestSDPRoundTrip(t *testing.T) {
 		wantEvent int
 		wantErr   bool
 	}{
-		{"ours", string(offerSDP(mustAddr("127.0.0.1"), 4000)), "PCMU", 101, false},
+		{"ours", string(offerSDP(mustAddr("127.0.0.1"), 4000, []uint8{ptPCMU, ptPCMA})), "PCMU", 101, false},
 		{"pcma only", "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 5004 RTP/AVP 8 96\r\na=rtpmap:96 telephone-event/8000\r\n", "PCMA", 96, false},
 		{"opus only", "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 5004 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n", "", 0, true},
 		{"garbage", "hello", "", 0, true},
@@ -178,7 +178,7 @@ func TestSDPRoundTrip(t *testing.T) {
 }
 
 func FuzzParseSDP(f *testing.F) {
-	f.Add(offerSDP(mustAddr("127.0.0.1"), 4000))
+	f.Add(offerSDP(mustAddr("127.0.0.1"), 4000, []uint8{ptPCMU, ptPCMA}))
 	f.Add([]byte("v=0\r\nm=audio 1 RTP/AVP 0\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := parseSDP(b)
@@ -189,7 +189,7 @@ func FuzzParseSDP(f *testing.F) {
 }
 
 func BenchmarkParseSDP(b *testing.B) {
-	offer := offerSDP(mustAddr("127.0.0.1"), 4000)
+	offer := offerSDP(mustAddr("127.0.0.1"), 4000, []uint8{ptPCMU, ptPCMA})
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := parseSDP(offer); err != nil {

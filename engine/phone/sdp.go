@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -33,9 +34,9 @@ type Session struct {
 
 var sdpVersion atomic.Uint64
 
-// offerSDP returns our offer: PCMU, PCMA and telephone-event on port.
-func offerSDP(ip netip.Addr, port int) []byte {
-	return buildSDP(ip, port, []uint8{ptPCMU, ptPCMA}, ptEventsOffer)
+// offerSDP returns our offer: codecs and telephone-event on port.
+func offerSDP(ip netip.Addr, port int, codecs []uint8) []byte {
+	return buildSDP(ip, port, codecs, ptEventsOffer)
 }
 
 // answerSDP answers an offer with the first codec of ours it contains.
@@ -75,6 +76,11 @@ var errNoCodec = errors.New("phone: no common codec (PCMU/PCMA)")
 // parseSDP reads the remote audio address and picks the first offered
 // codec we support, and telephone-event if present.
 func parseSDP(body []byte) (Session, error) {
+	return parseSDPFor(body, []uint8{ptPCMU, ptPCMA})
+}
+
+// parseSDPFor is parseSDP accepting only codecs.
+func parseSDPFor(body []byte, codecs []uint8) (Session, error) {
 	var sd sdp.SessionDescription
 	if err := sd.Unmarshal(body); err != nil {
 		return Session{}, fmt.Errorf("phone: parse sdp: %w", err)
@@ -102,7 +108,7 @@ func parseSDP(body []byte) (Session, error) {
 			if err != nil {
 				continue
 			}
-			if name, ok := codecNames[uint8(pt)]; ok && pt < 96 && !chosen {
+			if name, ok := codecNames[uint8(pt)]; ok && pt < 96 && !chosen && slices.Contains(codecs, uint8(pt)) {
 				s.PayloadType, s.Codec, chosen = uint8(pt), name, true
 			}
 			if rm, ok := rtpmap(md, f); ok && strings.EqualFold(rm, "telephone-event/8000") {

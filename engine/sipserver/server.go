@@ -140,6 +140,9 @@ func (s *Server) sizeFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	return data, nil
 }
 
+// udpReadBuffer is the receive buffer asked for each UDP listener.
+const udpReadBuffer = 4 << 20
+
 // Listen binds "udp:host:port" or "tcp:host:port" (port 0 picks a free one).
 // Call it before Run.
 func (s *Server) Listen(spec string) error {
@@ -157,6 +160,11 @@ func (s *Server) Listen(spec string) error {
 		conn, err := net.ListenPacket("udp", addr)
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", spec, err)
+		}
+		// A burst of calls overflows the default receive buffer and the
+		// kernel drops requests; the kernel caps this at net.core.rmem_max.
+		if uc, ok := conn.(*net.UDPConn); ok {
+			_ = uc.SetReadBuffer(udpReadBuffer)
 		}
 		s.udp = append(s.udp, conn)
 	case "tcp":

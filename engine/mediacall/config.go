@@ -1,0 +1,47 @@
+package mediacall
+
+import (
+	"time"
+
+	"luapbx/engine/apps"
+	"luapbx/engine/config"
+	"luapbx/media/player"
+)
+
+// DefaultRTPTimeout is the rtp_timeout used when the config has none.
+const DefaultRTPTimeout = 60 * time.Second
+
+// ConfigPrompt loads prompts named as in the config (relative to the
+// config file's folder) from the live config.
+func ConfigPrompt(cur func() *config.Config) func(name string) (*player.Prompt, error) {
+	return func(name string) (*player.Prompt, error) {
+		return player.Load(cur().PromptPath(name))
+	}
+}
+
+// ConfigIVR returns the menus of the live config, prompts loaded.
+func ConfigIVR(cur func() *config.Config) func(company, id string) (apps.IVRConfig, bool) {
+	return func(company, id string) (apps.IVRConfig, bool) {
+		for _, co := range cur().Companies {
+			if co.ID != company {
+				continue
+			}
+			for _, v := range co.IVRs {
+				if v.ID != id {
+					continue
+				}
+				p, err := player.Load(v.PromptPath)
+				if err != nil {
+					return apps.IVRConfig{}, false
+				}
+				cfg := apps.IVRConfig{ID: v.ID, Prompt: p, Default: v.Default,
+					Timeout: time.Duration(v.TimeoutSeconds) * time.Second, Options: map[string]string{}}
+				for _, e := range v.Options {
+					cfg.Options[e.Key] = e.Value
+				}
+				return cfg, true
+			}
+		}
+		return apps.IVRConfig{}, false
+	}
+}

@@ -1,0 +1,218 @@
+package mediacall
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"luapbx/engine/apps"
+	"luapbx/engine/call"
+	"luapbx/media/portpool"
+	"luapbx/media/recorder"
+	"luapbx/media/rtprelay"
+	"luapbx/media/sdpneg"
+)
+
+// callMedia is one anchored call: a port facing the caller (A) and one
+// facing every callee (B; forked legs share it, only one answers), the
+// caller's offer, and once a callee answered, the relay.
+type callMedia struct {
+	c   *call.Call
+	log interface {
+		Info(string, ...any)
+		Warn(string, ...any)
+	}
+
+	mu               sync.Mutex
+	portA, portB     *portpool.Port // owned by relay once it exists
+	localA, localB   sdpneg.Local
+	originA, originB *sdpneg.Origin
+	offerA           *sdpneg.Session
+	offerBody        []byte // the caller's offer as last received
+	offerB           []byte // what we sent the callees for it
+	relay            *rtprelay.Relay
+	rec              *recorder.Recorder
+	codecA           uint8 // the caller's negotiated codec
+	stopped          bool
+}
+
+func newCallMedia(a *Anchor, c *call.Call) (*callMedia, error) {
+	pa, err := a.pool.Allocate()
+	if err != nil {
+		return nil, fmt.Errorf("mediacall: rtp port: %w", err)
+	}
+	pb, err := a.pool.Allocate()
+	if err != nil {
+		_ = pa.Close()
+		return nil, fmt.Errorf("mediacall: rtp port: %w", err)
+	}
+	return &callMedia{c: c, log: a.log.With("call_id", c.ID), portA: pa, portB: pb,
+		localA: sdpneg.Local{IP: a.opts.IP, Port: pa.Port()}, localB: sdpneg.Local{IP: a.opts.IP, Port: pb.Port()},
+		originA: sdpneg.NewOrigin("luapbx"), originB: sdpneg.NewOrigin("luapbx")}, nil
+}
+
+// release closes ports no relay owns yet.
+func (cm *callMedia) release() {
+	if cm.relay == nil {
+		_ = cm.portA.Close()
+		_ = cm.portB.Close()
+	}
+}
+
+// towardsB rewrites the caller's offer (initial or re-INVITE) for callees.
+func (cm *callMedia) towardsB(body []byte) ([]byte, error) {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	if cm.stopped {
+		return nil, errors.New("mediacall: call ended")
+	}
+	if cm.offerB != nil && bytes.Equal(body, cm.offerBody) {
+		return cm.offerB, nil // the same offer to another forked leg
+	}
+	s, err := sdpneg.Parse(body)
+	if err != nil {
+		return nil, fmt.Errorf("mediacall: caller sdp: %w", err)
+	}
+	out, err := s.Offer(cm.originB, cm.localB)
+	if err != nil {
+		return nil, fmt.Errorf("mediacall: offer to callee: %w", err)
+	}
+	cm.offerA, cm.offerBody, cm.offerB = s, bytes.Clone(body), out
+	if cm.relay != nil {
+		// A re-INVITE from the caller (hold, new address): the caller's
+		// codec stays until the callee's answer says otherwise.
+		m := s.Media
+		m.Codecs = []uint8{cm.negotiatedA(m)}
+		cm.relay.Update(rtprelay.A, rtprelay.FromMedia(nil, m))
+	}
+	return out, nil
+}
+
+// negotiatedA is the caller's current codec if m still has it, else m's
+// first (under mu).
+func (cm *callMedia) negotiatedA(m sdpneg.Media) uint8 {
+	if slices.Contains(m.Codecs, cm.codecA) {
+		return cm.codecA
+	}
+	return m.Codec()
+}
+
+// towardsA rewrites a callee's answer (or re-offer) for the caller: it is
+// turned into our answer to the caller's offer, preferring the callee's
+// codec, and starts or updates the relay.
+func (cm *callMedia) towardsA(a *Anchor, c *call.Call, body []byte) ([]byte, error) {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	if cm.stopped {
+		return nil, errors.New("mediacall: call ended")
+	}
+	if cm.offerA == nil {
+		return nil, errors.New("mediacall: callee sdp before the caller's offer")
+	}
+	b, err := sdpneg.Parse(body)
+	if err != nil {
+		return nil, fmt.Errorf("mediacall: callee sdp: %w", err)
+	}
+	out, negA, err := cm.offerA.Answer(cm.originA, cm.localA,
+		sdpneg.AnswerOptions{Prefer: b.Media.Codecs, Direction: b.Media.Direction})
+	if err != nil {
+		return nil, fmt.Errorf("mediacall: answer to caller: %w", err)
+	}
+	cm.codecA = negA.Codec()
+	if cm.relay != nil {
+		cm.relay.Update(rtprelay.A, rtprelay.FromMedia(nil, negA))
+		cm.relay.Update(rtprelay.B, rtprelay.FromMedia(nil, b.Media))
+		return out, nil
+	}
+	cfg := rtprelay.Config{
+		A:       rtprelay.FromMedia(cm.portA, negA),
+		B:       rtprelay.FromMedia(cm.portB, b.Media),
+		Timeout: a.opts.RTPTimeout, AllowAnySource: a.opts.AllowAnySource,
+	}
+	if c.Decision.Record && a.opts.RecordingsDir != "" {
+		path := recorder.Path(a.opts.RecordingsDir, c.Start, c.ID)
+		rec, err := recorder.New(path, recorder.WithStart(a.opts.Now()), recorder.WithClock(a.opts.Now),
+			recorder.WithLogger(a.log))
+		if err != nil {
+			cm.log.Warn("recording not started", "error", err)
+		} else {
+			cm.rec, cfg.Tap = rec, rec
+		}
+	}
+	r, err := rtprelay.New(a.log, cfg)
+	if err != nil {
+		cm.closeRecording(a, cm.rec)
+		cm.rec = nil
+		return nil, fmt.Errorf("mediacall: relay: %w", err)
+	}
+	cm.relay = r
+	a.wg.Go(func() { cm.run(a, r) })
+	cm.log.Info("media anchored", "port_a", cm.localA.Port, "port_b", cm.localB.Port,
+		"codec_a", negA.Codec(), "codec_b", b.Media.Codec(), "record", cm.rec != nil)
+	return out, nil
+}
+
+// run relays until the call ends; a silent leg hangs the call up.
+func (cm *callMedia) run(a *Anchor, r *rtprelay.Relay) {
+	err := r.Run(a.ctx)
+	var te *rtprelay.TimeoutError
+	if !errors.As(err, &te) {
+		return
+	}
+	cm.log.Warn("rtp timeout: hanging up", "leg", te.Leg.String(), "silent", te.Silent.String())
+	if a.opts.Hangup != nil {
+		a.opts.Hangup(cm.c, "rtp_timeout")
+		return
+	}
+	if h, ok := any(cm.c).(interface{ Hangup(cause string) }); ok {
+		h.Hangup("rtp_timeout")
+	}
+}
+
+// stop ends the relay and the recording and returns the ports.
+func (cm *callMedia) stop(a *Anchor) (recording string) {
+	cm.mu.Lock()
+	if cm.stopped {
+		cm.mu.Unlock()
+		return ""
+	}
+	cm.stopped = true
+	r, rec := cm.relay, cm.rec
+	cm.rec = nil
+	cm.release()
+	cm.mu.Unlock()
+	if r != nil {
+		_ = r.Close()
+	}
+	return cm.closeRecording(a, rec)
+}
+
+// closeRecording finishes the WAV and writes its sidecar; it returns the
+// WAV's path, "" when there is none.
+func (cm *callMedia) closeRecording(a *Anchor, rec *recorder.Recorder) string {
+	if rec == nil {
+		return ""
+	}
+	dur, err := rec.Close()
+	if err != nil {
+		cm.log.Warn("recording failed", "path", rec.Path(), "error", err)
+		return ""
+	}
+	c := cm.c
+	var gen uint64
+	if c.Snapshot != nil {
+		gen = c.Snapshot.Generation()
+	}
+	side := apps.Recording{CallID: c.ID, From: c.From, To: c.To, Company: c.Company,
+		Target: c.Decision.Target.String(), Rule: c.Decision.Rule, Explanation: c.Explanation,
+		Generation: gen, Start: c.Start, DurationSeconds: dur.Seconds(), Path: rec.Path()}
+	if err := apps.WriteSidecar(rec.Path(), side); err != nil {
+		cm.log.Warn("recording sidecar failed", "path", rec.Path(), "error", err)
+	}
+	cm.log.Info("recording done", "path", rec.Path(), "duration_s", dur.Seconds())
+	a.event("recording.done", c.ID, map[string]any{"path": rec.Path(), "duration_seconds": dur.Seconds(),
+		"sidecar": apps.SidecarPath(rec.Path())})
+	return rec.Path()
+}
