@@ -23,6 +23,7 @@ import (
 	"luapbx/engine/call"
 	"luapbx/engine/cdr"
 	"luapbx/engine/config"
+	"luapbx/engine/dashboard"
 	"luapbx/engine/mediacall"
 	"luapbx/engine/metrics"
 	"luapbx/engine/registrar"
@@ -239,6 +240,16 @@ func (p *PBX) RegisterAdmin(a *admin.Server) {
 	if p.store != nil {
 		cdrRoutes(a, p.store)
 	}
+	dash := dashboard.Source{Calls: p.calls.Calls, Extensions: p.reg.All, Trunks: p.trunks.States,
+		Bans: p.bans.List, Reload: p.mgr.Status}
+	if store := p.store; store != nil {
+		dash.RecentCalls = func(ctx context.Context, n int) ([]cdr.Record, error) {
+			return store.List(ctx, cdr.Filter{Limit: n})
+		}
+		a.Handle("GET /api/recordings/{id}", dashboard.RecordingHandler(p.log,
+			p.mgr.Current().Config.Storage.RecordingsDir, store))
+	}
+	a.Handle("GET /{$}", dashboard.New(dash))
 }
 
 // snapshot hands a call the live snapshot as a call.Snapshot.
