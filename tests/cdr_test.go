@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,10 +36,15 @@ companies:
 }
 
 func newPhone(t *testing.T, srv *harness.Server, user string) *phone.Phone {
+	return newPhoneMedia(t, srv, user, nil)
+}
+
+// newPhoneMedia makes a phone whose calls use media (nil: silent).
+func newPhoneMedia(t *testing.T, srv *harness.Server, user string, media phone.MediaFactory) *phone.Phone {
 	t.Helper()
 	p, err := phone.New(phone.Config{
 		Server: "udp:" + srv.SIP["udp"], User: user, Password: "a-long-passphrase-" + user,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Media: media,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +67,11 @@ func TestCallRecords(t *testing.T) {
 	dir := t.TempDir()
 	harness.WriteFile(t, dir, "pbx.yaml", cdrPlan(dir))
 	srv := harness.Start(t, dir, "pbx.yaml")
-	caller := newPhone(t, srv, "201")
+	talk, err := phone.RTPMedia(phone.MediaOptions{Play: make([]int16, 8000)}) // a second of audio
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := newPhoneMedia(t, srv, "201", talk)
 	bob, carol := newPhone(t, srv, "202"), newPhone(t, srv, "203")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -128,6 +138,15 @@ func TestCallRecords(t *testing.T) {
 	metrics := get(t, "http://"+srv.HTTP+"/metrics", "")
 	for _, want := range []string{`luapbx_calls_total{disposition="answered"} 1`, `luapbx_calls_total{disposition="busy"} 1`,
 		`luapbx_calls_total{disposition="rejected"} 1`, "luapbx_cdr_written_total 3", "luapbx_active_calls 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// The answered call carried the caller's second of audio through the relay.
+	if !regexp.MustCompile(`luapbx_rtp_packets_in_total [1-9]`).MatchString(metrics) {
+		t.Errorf("/metrics counts no relayed RTP packet")
+	}
+	for _, want := range []string{"luapbx_rtp_lost_packets_total"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"luapbx/engine"
@@ -18,6 +19,7 @@ import (
 	"luapbx/engine/call"
 	"luapbx/media/player"
 	"luapbx/media/portpool"
+	"luapbx/media/rtprelay"
 )
 
 // Options configure an Anchor.
@@ -64,6 +66,30 @@ type Anchor struct {
 
 	mu    sync.Mutex
 	calls map[*call.Call]*callMedia
+
+	packetsIn, packetsOut, lost atomic.Uint64 // over ended relays
+}
+
+// RTPStats counts the packets of every relay that has ended.
+type RTPStats struct {
+	PacketsIn, PacketsOut, Lost uint64
+}
+
+// Stats returns the RTP counters of ended calls, for metrics.
+func (a *Anchor) Stats() RTPStats {
+	return RTPStats{PacketsIn: a.packetsIn.Load(), PacketsOut: a.packetsOut.Load(), Lost: a.lost.Load()}
+}
+
+// count adds a relay's final statistics to the totals.
+func (a *Anchor) count(r *rtprelay.Relay) {
+	for _, leg := range []rtprelay.Leg{rtprelay.A, rtprelay.B} {
+		st := r.Stats(leg)
+		a.packetsIn.Add(st.PacketsIn)
+		a.packetsOut.Add(st.PacketsOut)
+		if st.Lost > 0 {
+			a.lost.Add(uint64(st.Lost))
+		}
+	}
 }
 
 // New opens the port pool.

@@ -185,6 +185,7 @@ func (cm *callMedia) stop(a *Anchor) (recording string) {
 	cm.mu.Unlock()
 	if r != nil {
 		_ = r.Close()
+		a.count(r)
 	}
 	return cm.closeRecording(a, rec)
 }

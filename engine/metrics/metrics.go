@@ -22,8 +22,6 @@ type Metrics struct {
 	HookErrors    *prometheus.CounterVec   // by hook and kind (error, timeout)
 	Reloads       *prometheus.CounterVec   // by result (ok, error)
 	Generation    prometheus.Gauge
-	RTPPackets    *prometheus.CounterVec // by direction (in, out)
-	RTPLost       prometheus.Counter
 	EventsDropped prometheus.Counter
 }
 
@@ -43,12 +41,10 @@ func New() *Metrics {
 		HookErrors:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "luapbx_lua_hook_errors_total", Help: "Lua hook errors and timeouts."}, []string{"hook", "kind"}),
 		Reloads:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "luapbx_reloads_total", Help: "Reload attempts by result."}, []string{"result"}),
 		Generation:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "luapbx_config_generation", Help: "The live config generation."}),
-		RTPPackets:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "luapbx_rtp_packets_total", Help: "Relayed RTP packets."}, []string{"direction"}),
-		RTPLost:       prometheus.NewCounter(prometheus.CounterOpts{Name: "luapbx_rtp_lost_packets_total", Help: "RTP packets lost, from sequence gaps."}),
 		EventsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "luapbx_events_dropped_total", Help: "on_event events dropped because the queue was full."}),
 	}
 	reg.MustRegister(m.Calls, m.Registrations, m.AuthFailures, m.Bans, m.HookLatency,
-		m.HookErrors, m.Reloads, m.Generation, m.RTPPackets, m.RTPLost, m.EventsDropped,
+		m.HookErrors, m.Reloads, m.Generation, m.EventsDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, d := range []string{"answered", "no_answer", "busy", "failed", "rejected"} {
 		m.Calls.WithLabelValues(d)

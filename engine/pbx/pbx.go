@@ -123,6 +123,13 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	srv.SetRegistrar(p.reg)
 	srv.SetCalls(p.calls)
 	if m := opts.Metrics; m != nil {
+		rtp := func(name, help string, f func(mediacall.RTPStats) uint64) {
+			_ = m.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+				func() float64 { return float64(f(p.media.Stats())) }))
+		}
+		rtp("luapbx_rtp_packets_in_total", "RTP packets received by ended relays.", func(s mediacall.RTPStats) uint64 { return s.PacketsIn })
+		rtp("luapbx_rtp_packets_out_total", "RTP packets sent by ended relays.", func(s mediacall.RTPStats) uint64 { return s.PacketsOut })
+		rtp("luapbx_rtp_lost_packets_total", "RTP packets lost (sequence gaps) in ended relays.", func(s mediacall.RTPStats) uint64 { return s.Lost })
 		_ = m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luapbx_active_calls", Help: "Calls in progress."},
 			func() float64 { return float64(p.calls.Active()) }))
 	}
