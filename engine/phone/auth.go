@@ -57,3 +57,30 @@ func (p *Phone) challenged(res *sip.Response) bool {
 	return p.cfg.Password != "" &&
 		(res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired)
 }
+
+// answerAgain decides whether a challenge that came back after we answered
+// one (prev) is worth another answer: only a stale nonce, or a server that
+// narrowed its algorithms because it cannot verify the one we chose. Any
+// other repeat means the credentials are wrong, and answering again would
+// only count one more failure against our address.
+func answerAgain(prev, res *sip.Response) bool {
+	before, _ := challenges(prev)
+	now, stale := challenges(res)
+	return stale || (len(now) > 0 && len(now) < len(before))
+}
+
+// challenges lists a response's digest algorithms and whether any
+// challenge says stale=true.
+func challenges(res *sip.Response) (algs []string, stale bool) {
+	for _, name := range []string{"WWW-Authenticate", "Proxy-Authenticate"} {
+		for _, h := range res.GetHeaders(name) {
+			c, err := digest.ParseChallenge(h.Value())
+			if err != nil {
+				continue
+			}
+			algs = append(algs, strings.ToUpper(c.Algorithm))
+			stale = stale || c.Stale
+		}
+	}
+	return algs, stale
+}

@@ -77,6 +77,7 @@ func (p *Phone) invite(ctx context.Context, c *call, inv *sip.Request, offer []b
 		c.rec.response(r, "in")
 		return nil
 	}
+	var prev *sip.Response // the challenge answered last
 	for round := 0; ; round++ {
 		sess, err := p.dua.WriteInvite(ctx, inv)
 		if err != nil {
@@ -85,7 +86,8 @@ func (p *Phone) invite(ctx context.Context, c *call, inv *sip.Request, offer []b
 		c.setClient(sess, offer)
 		err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: onResponse})
 		var de *sipgo.ErrDialogResponse
-		if errors.As(err, &de) && p.challenged(de.Res) && round < maxAuthRounds {
+		if errors.As(err, &de) && p.challenged(de.Res) && round < maxAuthRounds && (prev == nil || answerAgain(prev, de.Res)) {
+			prev = de.Res
 			next := inv.Clone()
 			next.RemoveHeader("Via")
 			next.CSeq().SeqNo++

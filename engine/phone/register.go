@@ -48,6 +48,7 @@ func (p *Phone) Register(ctx context.Context, expires time.Duration) (Summary, e
 	rec.update(func(s *Summary) {
 		s.CallID, s.From, s.To = req.CallID().Value(), req.From().Address.String(), req.To().Address.String()
 	})
+	var prev *sip.Response // the challenge answered last
 	for round := 0; ; round++ {
 		res, err := p.cli.Do(ctx, req)
 		if err != nil {
@@ -58,7 +59,8 @@ func (p *Phone) Register(ctx context.Context, expires time.Duration) (Summary, e
 			return rec.finish(state, err), err
 		}
 		rec.response(res, "in")
-		if p.challenged(res) && round < maxAuthRounds {
+		if p.challenged(res) && round < maxAuthRounds && (prev == nil || answerAgain(prev, res)) {
+			prev = res
 			if err := p.authorize(req, res); err != nil {
 				return rec.finish(StateFailed, err), nil
 			}
