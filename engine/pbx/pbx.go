@@ -122,34 +122,39 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	}
 	srv.SetRegistrar(p.reg)
 	srv.SetCalls(p.calls)
-	if m := opts.Metrics; m != nil {
-		rtp := func(name, help string, f func(mediacall.RTPStats) uint64) {
-			_ = m.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-				func() float64 { return float64(f(p.media.Stats())) }))
-		}
-		rtp("luapbx_rtp_packets_in_total", "RTP packets received by ended relays.", func(s mediacall.RTPStats) uint64 { return s.PacketsIn })
-		rtp("luapbx_rtp_packets_out_total", "RTP packets sent by ended relays.", func(s mediacall.RTPStats) uint64 { return s.PacketsOut })
-		rtp("luapbx_rtp_lost_packets_total", "RTP packets lost (sequence gaps) in ended relays.", func(s mediacall.RTPStats) uint64 { return s.Lost })
-		_ = m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luapbx_active_calls", Help: "Calls in progress."},
-			func() float64 { return float64(p.calls.Active()) }))
-	}
 	if st := cfg.Storage; st.CDRDSN != "" {
 		spill := filepath.Join("var", "cdr.spill.jsonl")
 		if st.CDRDriver == "sqlite" {
 			spill = strings.TrimPrefix(st.CDRDSN, "sqlite:") + ".spill.jsonl"
 		}
 		if p.store, p.cdrw, err = openCDR(context.Background(), p, st.CDRDSN, spill); err != nil {
+			p.calls.Close()
+			p.media.Close()
 			srv.Close()
 			return nil, fmt.Errorf("call records: %w", err)
 		}
-		p.registerCDRMetrics()
 	}
+	p.registerMetrics()
 	return p, nil
 }
 
-func (p *PBX) registerCDRMetrics() {
-	m, w := p.opts.Metrics, p.cdrw
+// registerMetrics exports the counters the parts keep themselves.
+func (p *PBX) registerMetrics() {
+	m := p.opts.Metrics
 	if m == nil {
+		return
+	}
+	rtp := func(name, help string, f func(mediacall.RTPStats) uint64) {
+		_ = m.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(p.media.Stats())) }))
+	}
+	rtp("luapbx_rtp_packets_in_total", "RTP packets received by ended relays.", func(s mediacall.RTPStats) uint64 { return s.PacketsIn })
+	rtp("luapbx_rtp_packets_out_total", "RTP packets sent by ended relays.", func(s mediacall.RTPStats) uint64 { return s.PacketsOut })
+	rtp("luapbx_rtp_lost_packets_total", "RTP packets lost (sequence gaps) in ended relays.", func(s mediacall.RTPStats) uint64 { return s.Lost })
+	_ = m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luapbx_active_calls", Help: "Calls in progress."},
+		func() float64 { return float64(p.calls.Active()) }))
+	w := p.cdrw
+	if w == nil {
 		return
 	}
 	for name, f := range map[string]func(cdr.WriterStats) uint64{

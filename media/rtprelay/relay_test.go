@@ -42,7 +42,13 @@ func TestRelayBothWays(t *testing.T) {
 	if ssrcA == ssrcB {
 		t.Error("both legs got the same ssrc")
 	}
+	// A forwarder counts a packet just after sending it, so the peer can
+	// see it a moment before the counter does: let the counters settle.
 	sa, sb := h.relay.Stats(A), h.relay.Stats(B)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && (sa.PacketsOut != n || sb.PacketsOut != n); {
+		time.Sleep(5 * time.Millisecond)
+		sa, sb = h.relay.Stats(A), h.relay.Stats(B)
+	}
 	if sa.PacketsIn != n || sb.PacketsOut != n || sb.PacketsIn != n || sa.PacketsOut != n {
 		t.Errorf("stats a %+v b %+v", sa, sb)
 	}
