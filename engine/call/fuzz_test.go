@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/siptest"
 
 	"luapbx/engine/ban"
+	"luapbx/engine/call/calltest"
 	"luapbx/engine/sipauth"
 )
 
@@ -28,7 +29,7 @@ func FuzzAdmit(f *testing.F) {
 	snap := &fakeSnap{exts: map[string]Extension{"201": {Number: "201", Credential: sipauth.Credential{Password: "pw201"}}},
 		trunks: map[string]Trunk{"in": {ID: "in"}}, from: map[netip.Addr]string{netip.MustParseAddr("127.0.0.1"): "in"}}
 	m, err := New(testLog(), Config{Snapshots: func() (Snapshot, func()) { return snap, func() {} },
-		Locations: &fakeLoc{}, Auth: sipauth.New("luapbx"), Transport: nil2transport{}, Bans: ban.New(5, 60e9, 60e9, nil)})
+		Locations: &calltest.Locator{}, Auth: sipauth.New("luapbx"), Transport: nil2transport{}, Bans: ban.New(5, 60e9, 60e9, nil)})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -6,17 +6,14 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-
 	"luapbx/engine"
 	"luapbx/engine/ban"
+	"luapbx/engine/call/calltest"
 	"luapbx/engine/phone"
-	"luapbx/engine/registrar"
 	"luapbx/engine/routing"
 	"luapbx/engine/sipauth"
 	"luapbx/engine/sipserver"
@@ -64,27 +61,6 @@ func (f *fakeSnap) Decide(_ context.Context, c *routing.Call) (routing.Decision,
 	return routing.Decision{Target: routing.Target{Kind: routing.TargetUser, Arg: c.To}, Number: c.To}, "fake"
 }
 
-// fakeLoc maps extension numbers to phones.
-type fakeLoc struct {
-	mu sync.Mutex
-	m  map[string][]registrar.Binding
-}
-
-func (l *fakeLoc) Lookup(aor string) []registrar.Binding {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]registrar.Binding(nil), l.m[aor]...)
-}
-
-func (l *fakeLoc) add(aor string, p *phone.Phone) {
-	addr := strings.TrimPrefix(p.Addr(), "udp:")
-	host, port, _ := sip.ParseAddr(addr)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.m[aor] = append(l.m[aor], registrar.Binding{AOR: aor, Contact: sip.Uri{Scheme: "sip", User: aor, Host: host, Port: port},
-		Source: addr, Transport: "UDP"})
-}
-
 // events records call events.
 type events struct {
 	mu  sync.Mutex
@@ -106,7 +82,7 @@ type pbx struct {
 	srv  *sipserver.Server
 	m    *Manager
 	snap *fakeSnap
-	loc  *fakeLoc
+	loc  *calltest.Locator
 	ev   *events
 	bans *ban.Tracker
 	addr string // udp host:port
@@ -142,7 +118,7 @@ func newPBXTB(t testing.TB, tweak func(*fakeSnap, *Config), listen ...string) *p
 	for _, n := range []string{"201", "202", "203", "204"} {
 		snap.exts[n] = Extension{Number: n, Company: "acme", Credential: sipauth.Credential{Password: "pw" + n}, RingSeconds: 5}
 	}
-	p := &pbx{t: t, srv: srv, snap: snap, loc: &fakeLoc{m: map[string][]registrar.Binding{}},
+	p := &pbx{t: t, srv: srv, snap: snap, loc: &calltest.Locator{},
 		ev: &events{end: make(chan engine.Event, 256)}, bans: ban.New(3, time.Minute, time.Minute, nil)}
 	cfg := Config{
 		Snapshots: func() (Snapshot, func()) { return snap, func() {} },
@@ -185,7 +161,7 @@ func (p *pbx) phone(user string) *phone.Phone {
 // returned function waits for the answer summaries.
 func (p *pbx) callee(user string, opts phone.AnswerOptions) (*phone.Phone, func() []phone.Summary) {
 	ph := p.phone(user)
-	p.loc.add(user, ph)
+	p.loc.Add(user, ph)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	if p.stop == nil {
 		p.stop = map[string]context.CancelFunc{}

@@ -299,10 +299,8 @@ func TestTCPCall(t *testing.T) {
 	host, port, _ := sip.ParseAddr(addr)
 	params := sip.NewParams()
 	params.Add("transport", "tcp")
-	p.loc.mu.Lock()
-	p.loc.m["202"] = []registrar.Binding{{AOR: "202", Contact: sip.Uri{Scheme: "sip", User: "202", Host: host, Port: port,
-		UriParams: params}, Source: addr, Transport: "TCP"}}
-	p.loc.mu.Unlock()
+	p.loc.Set("202", registrar.Binding{AOR: "202", Contact: sip.Uri{Scheme: "sip", User: "202", Host: host, Port: port,
+		UriParams: params}, Source: addr, Transport: "TCP"})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	answered := make(chan []phone.Summary, 1)

@@ -6,17 +6,13 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-
 	"luapbx/engine"
 	"luapbx/engine/call"
+	"luapbx/engine/call/calltest"
 	"luapbx/engine/phone"
-	"luapbx/engine/registrar"
 	"luapbx/engine/routing"
 	"luapbx/engine/sipauth"
 	"luapbx/engine/sipserver"
@@ -42,32 +38,12 @@ func (f *fakeSnap) Decide(_ context.Context, c *routing.Call) (routing.Decision,
 	return routing.Decision{Target: routing.Target{Kind: routing.TargetUser, Arg: c.To}, Number: c.To}, "fake explanation"
 }
 
-type fakeLoc struct {
-	mu sync.Mutex
-	m  map[string][]registrar.Binding
-}
-
-func (l *fakeLoc) Lookup(aor string) []registrar.Binding {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]registrar.Binding(nil), l.m[aor]...)
-}
-
-func (l *fakeLoc) add(aor string, p *phone.Phone) {
-	addr := strings.TrimPrefix(p.Addr(), "udp:")
-	host, port, _ := sip.ParseAddr(addr)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.m[aor] = append(l.m[aor], registrar.Binding{AOR: aor, Contact: sip.Uri{Scheme: "sip", User: aor, Host: host, Port: port},
-		Source: addr, Transport: "UDP"})
-}
-
 type pbx struct {
 	t      *testing.T
 	m      *call.Manager
 	anchor *Anchor
 	snap   *fakeSnap
-	loc    *fakeLoc
+	loc    *calltest.Locator
 	addr   string
 	ends   chan call.End
 	events chan engine.Event
@@ -91,7 +67,7 @@ func newPBX(t *testing.T, tweak func(*Options)) *pbx {
 	if err := srv.Listen("udp:127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	p := &pbx{t: t, snap: &fakeSnap{exts: map[string]call.Extension{}}, loc: &fakeLoc{m: map[string][]registrar.Binding{}},
+	p := &pbx{t: t, snap: &fakeSnap{exts: map[string]call.Extension{}}, loc: &calltest.Locator{},
 		ends: make(chan call.End, 16), events: make(chan engine.Event, 64)}
 	for _, n := range []string{"201", "202", "203", "204"} {
 		p.snap.exts[n] = call.Extension{Number: n, Company: "acme", Credential: sipauth.Credential{Password: "pw" + n}, RingSeconds: 5}
@@ -152,7 +128,7 @@ func (p *pbx) phone(user string, mo phone.MediaOptions, codecs ...uint8) *phone.
 // waits for its summary.
 func (p *pbx) callee(user string, ph *phone.Phone, opts phone.AnswerOptions) func() phone.Summary {
 	p.t.Helper()
-	p.loc.add(user, ph)
+	p.loc.Add(user, ph)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	an, err := ph.StartAnswer(ctx, opts)
 	if err != nil {
