@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +23,16 @@ import (
 // fakeSnap is a one-generation config: extensions 201-204 and a routing
 // function.
 type fakeSnap struct {
-	exts   map[string]call.Extension
+	exts map[string]call.Extension
+
+	mu     sync.Mutex // decide changes between subtests while calls may still run
 	decide func(c *routing.Call) routing.Decision
+}
+
+func (f *fakeSnap) setDecide(d func(c *routing.Call) routing.Decision) {
+	f.mu.Lock()
+	f.decide = d
+	f.mu.Unlock()
 }
 
 func (f *fakeSnap) Extension(n string) (call.Extension, bool) { e, ok := f.exts[n]; return e, ok }
@@ -32,8 +41,11 @@ func (f *fakeSnap) Trunk(_, _ string) (call.Trunk, bool)      { return call.Trun
 func (f *fakeSnap) TrunkFrom(netip.Addr) (call.Trunk, bool)   { return call.Trunk{}, false }
 func (f *fakeSnap) Generation() uint64                        { return 7 }
 func (f *fakeSnap) Decide(_ context.Context, c *routing.Call) (routing.Decision, any) {
-	if f.decide != nil {
-		return f.decide(c), "fake explanation"
+	f.mu.Lock()
+	decide := f.decide
+	f.mu.Unlock()
+	if decide != nil {
+		return decide(c), "fake explanation"
 	}
 	return routing.Decision{Target: routing.Target{Kind: routing.TargetUser, Arg: c.To}, Number: c.To}, "fake explanation"
 }

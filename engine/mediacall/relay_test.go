@@ -43,10 +43,10 @@ func TestAnchoredCall(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPBX(t, nil)
-			p.snap.decide = func(c *routing.Call) routing.Decision {
+			p.snap.setDecide(func(c *routing.Call) routing.Decision {
 				return routing.Decision{Target: routing.Target{Kind: routing.TargetUser, Arg: c.To}, Number: c.To,
 					Rule: "internal", Record: tc.record}
-			}
+			})
 			dir := t.TempDir()
 			sigA, sigB := correlate.TestSignal(8000, 11), correlate.TestSignal(8000, 12)
 			recA, recB := filepath.Join(dir, "a.wav"), filepath.Join(dir, "b.wav")
