@@ -29,6 +29,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", defaultConfig, "dial plan")
 	sipTrace := fs.Bool("sip-trace", false, "log every SIP message in and out")
 	debug := fs.Bool("debug", false, "debug logging")
+	profile := fs.Bool("pprof", false, "serve Go profiles at /debug/pprof/ on the admin API (for load tests)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -99,6 +100,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		srv := admin.New(log, mgr, admin.WithToken(cfg.Admin.Token))
 		sip.RegisterAdmin(srv)
+		if *profile {
+			registerPprof(srv)
+		}
 		goRun(func() error { return srv.Run(ctx, ln) })
 		listening = append(listening, "http="+ln.Addr().String())
 	}

@@ -89,6 +89,7 @@ func newFlagSet(stderr io.Writer, f *cliFlags) *flag.FlagSet {
 	fs.StringVar(&f.media.PlayFile, "play", "", "send this 8 kHz mono 16-bit WAV as RTP after the answer")
 	fs.StringVar(&f.media.Record, "record", "", "write the received audio to this WAV (8 kHz mono 16-bit)")
 	fs.StringVar(&f.media.DTMF, "dtmf", "", "send these digits as RFC 4733 events after the answer")
+	fs.IntVar(&f.media.SDPPort, "sdp-port", 0, "write this RTP port in our SDP instead of the real one (a phone behind NAT)")
 	fs.StringVar(&f.codec, "codec", "", "offer/accept only this codec: PCMU or PCMA (default both)")
 	return fs
 }
@@ -223,7 +224,10 @@ func (f *cliFlags) setupMedia() error {
 		return fmt.Errorf("phone: --codec %q: want PCMU or PCMA", f.codec)
 	}
 	m := f.media
-	if m.PlayFile == "" && m.Record == "" && m.DTMF == "" {
+	if m.SDPPort < 0 || m.SDPPort > 65535 {
+		return fmt.Errorf("phone: --sdp-port %d: want 1..65535", m.SDPPort)
+	}
+	if m.PlayFile == "" && m.Record == "" && m.DTMF == "" && m.SDPPort == 0 {
 		return nil
 	}
 	mf, err := RTPMedia(m)

@@ -32,6 +32,10 @@ type MediaOptions struct {
 	DTMF string
 	// DTMFDelay waits before the first digit (default 200 ms).
 	DTMFDelay time.Duration
+	// SDPPort, when set, is the RTP port written in our SDP instead of the
+	// socket's: the phone then looks like one behind a NAT, and only a
+	// peer that latches onto where packets come from can reach it.
+	SDPPort int
 }
 
 // RTPMedia returns a MediaFactory sending and recording real audio as opts
@@ -76,7 +80,12 @@ type rtpMedia struct {
 	digits []rune
 }
 
-func (m *rtpMedia) Port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
+func (m *rtpMedia) Port() int {
+	if m.opts.SDPPort > 0 {
+		return m.opts.SDPPort
+	}
+	return m.conn.LocalAddr().(*net.UDPAddr).Port
+}
 
 func (m *rtpMedia) Start(ctx context.Context, s Session) error {
 	m.startOnce.Do(func() {

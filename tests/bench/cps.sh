@@ -11,7 +11,9 @@
 #
 # Usage: tests/bench/cps.sh [--quick] [--step SECONDS] [--rates "200 400 ..."]
 #   env: STEP_SECONDS (default 30), RATES (default "200 400 600 800 1000 1200"),
-#        QUICK=1 (5 s steps at 200 400 600), KEEP=1 keeps the temp dir.
+#        QUICK=1 (5 s steps at 200 400 600), KEEP=1 keeps the temp dir,
+#        PROFILE=prefix saves a CPU profile of luapbx during each step as
+#        prefix.<rate>.pprof (serve --pprof; read with `go tool pprof`).
 # Needs: go, sipp (Debian: sip-tester).
 set -euo pipefail
 
@@ -99,7 +101,9 @@ EOF
 PIDS+=($!)
 sleep 0.5
 
-(cd "$WORK" && exec ./luapbx serve --config pbx.yaml >"$WORK/luapbx.log" 2>&1) &
+SERVE_FLAGS=()
+[ -n "${PROFILE:-}" ] && SERVE_FLAGS+=(--pprof)
+(cd "$WORK" && exec ./luapbx serve --config pbx.yaml "${SERVE_FLAGS[@]}" >"$WORK/luapbx.log" 2>&1) &
 LUAPBX=$!
 PIDS+=($LUAPBX)
 PBX=""
@@ -110,6 +114,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$PBX" ] || { echo "cps.sh: luapbx not ready after 10 s" >&2; cat "$WORK/luapbx.log" >&2; exit 1; }
+HTTP=$(sed -n 's/.*luapbx ready.*http=\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
 
 TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$LUAPBX/stat"; }
@@ -139,6 +144,13 @@ for RATE in $RATES; do
 		-trace_stat -stf "$STATS" -fd 1 -trace_err -error_file "$WORK/uac_$RATE.err" >"$WORK/uac_$RATE.out" 2>&1) &
 	uac=$!
 	PIDS+=($uac)
+	if [ -n "${PROFILE:-}" ] && [ "$STEP_SECONDS" -ge 4 ]; then
+		secs=$((STEP_SECONDS - 3))
+		[ "$secs" -gt 20 ] && secs=20
+		(sleep 1; curl -sf -o "$PROFILE.$RATE.pprof" "http://$HTTP/debug/pprof/profile?seconds=$secs" ||
+			echo "cps.sh: no profile for rate $RATE" >&2) &
+		PIDS+=($!)
+	fi
 	wait "$uac" || code=$?
 	end=$(date +%s.%N)
 	after=$(cpu_ticks)

@@ -1,0 +1,333 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"luapbx/engine/phone"
+	"luapbx/media/correlate"
+	"luapbx/media/wav"
+	"luapbx/tests/harness"
+)
+
+// Media end to end: the real binary anchors the audio of calls between
+// `luapbx phone` processes, as a user would run them.
+
+// mediaPlan is a plan with extensions 201-203 (passwords
+// "a-long-passphrase-<n>"), recordings and voicemail under var/, 777 echo,
+// 700 an IVR whose key 1 leads to 202's voicemail, and every call to 203
+// recorded.
+func mediaPlan(rtpBase int) string {
+	var exts strings.Builder
+	for _, n := range []string{"201", "202", "203"} {
+		fmt.Fprintf(&exts, "      - {number: %q, password: \"a-long-passphrase-%s\", voicemail: true}\n", n, n)
+	}
+	return fmt.Sprintf(`listen: {sip: ["udp:127.0.0.1:0"], http: "127.0.0.1:0", rtp_ports: "%d-%d"}
+storage: {cdr: "sqlite:var/cdr.db", recordings: var/recordings, voicemail: var/voicemail}
+security: {ban_after_failures: 0}
+companies:
+  - id: acme
+    timezone: UTC
+    extensions:
+%s    ivrs:
+      - {id: main, number: "700", prompt: prompt.wav, timeout_seconds: 5, options: {"1": "voicemail:202"}}
+    rules:
+      - {name: echo, caller_type: internal, called: "^$777", action: route, target: "app:echo"}
+      - {name: recorded, caller_type: internal, called: "^$203", action: route, target: "user:203", record: true}
+`, rtpBase, rtpBase+99, exts.String())
+}
+
+// startMediaPlan starts the binary on mediaPlan, with a 1 s prompt.
+func startMediaPlan(t *testing.T, rtpBase int) (*harness.Server, string) {
+	t.Helper()
+	prompt := filepath.Join(t.TempDir(), "prompt.wav")
+	writeSignal(t, prompt, 8000, 40)
+	raw, err := os.ReadFile(prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startPlan(t, mediaPlan(rtpBase), map[string]string{"prompt.wav": string(raw)})
+}
+
+// writeSignal writes n samples of correlate.TestSignal(seed) as a prompt WAV.
+func writeSignal(t *testing.T, path string, n int, seed uint64) []int16 {
+	t.Helper()
+	sig := correlate.TestSignal(n, seed)
+	w, err := wav.Create(path, wav.Mono8k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteSamples(sig); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return sig
+}
+
+func readPCM(t *testing.T, path string) ([]int16, wav.Format) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pcm, format, err := wav.ReadPCM(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return pcm, format
+}
+
+// phoneProc is a `luapbx phone` process.
+type phoneProc struct {
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	errb   bytes.Buffer
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+// startPhone runs `luapbx phone args...` against srv's UDP listener.
+func startPhone(t *testing.T, srv *harness.Server, args ...string) *phoneProc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	args = append([]string{"phone"}, args...)
+	args = append(args, "--server", "udp:"+srv.SIP["udp"], "--timeout", "20s")
+	p := &phoneProc{cmd: exec.CommandContext(ctx, harness.Binary(t), args...), done: make(chan struct{}), cancel: cancel}
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.errb
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { cancel(); <-p.done })
+	return p
+}
+
+// wait returns the process's JSON summaries (one per call or registration).
+func (p *phoneProc) wait(t *testing.T) []phone.Summary {
+	t.Helper()
+	<-p.done
+	var out []phone.Summary
+	dec := json.NewDecoder(&p.out)
+	for {
+		var s phone.Summary
+		if err := dec.Decode(&s); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("phone summary: %v (stderr: %s)", err, p.errb.String())
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// lastCall is the summary of the last call or answer in ss.
+func lastCall(t *testing.T, ss []phone.Summary, who string) phone.Summary {
+	t.Helper()
+	for i := len(ss) - 1; i >= 0; i-- {
+		if ss[i].Action == "call" || ss[i].Action == "answer" {
+			return ss[i]
+		}
+	}
+	t.Fatalf("%s printed no call summary: %+v", who, ss)
+	return phone.Summary{}
+}
+
+// waitRegistered polls /api/registrations until user has a contact.
+func waitRegistered(t *testing.T, srv *harness.Server, user string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var regs struct {
+			Extensions []struct {
+				AOR string `json:"aor"`
+			} `json:"extensions"`
+		}
+		getJSON(t, srv, "/api/registrations", &regs)
+		for _, e := range regs.Extensions {
+			if e.AOR == user || strings.HasPrefix(e.AOR, "sip:"+user+"@") {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never registered", user)
+}
+
+// cdrRow waits for the CDR row of callID.
+func cdrRow(t *testing.T, srv *harness.Server, callID string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var out struct {
+			Records []map[string]any `json:"records"`
+		}
+		getJSON(t, srv, "/api/cdr?limit=50", &out)
+		for _, r := range out.Records {
+			if r["call_id"] == callID {
+				return r
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no CDR row for %s", callID)
+	return nil
+}
+
+func channel(pcm []int16, ch int) []int16 {
+	out := make([]int16, 0, len(pcm)/2)
+	for i := ch; i < len(pcm); i += 2 {
+		out = append(out, pcm[i])
+	}
+	return out
+}
+
+func TestMediaTwoPhones(t *testing.T) {
+	tests := []struct {
+		name                     string
+		to                       string
+		callerCodec, calleeCodec string
+		natCaller                bool // the caller's SDP names a port it does not send from
+		record                   bool
+	}{
+		{name: "pcmu both ways", to: "202", callerCodec: "PCMU", calleeCodec: "PCMU"},
+		{name: "pcmu caller to pcma callee", to: "202", callerCodec: "PCMU", calleeCodec: "PCMA"},
+		{name: "caller behind nat is latched", to: "202", natCaller: true},
+		{name: "recorded", to: "203", record: true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, dir := startMediaPlan(t, 36000+100*i)
+			sigA := writeSignal(t, filepath.Join(dir, "a.wav"), 16000, 21)
+			sigB := writeSignal(t, filepath.Join(dir, "b.wav"), 16000, 22)
+			recA, recB := filepath.Join(dir, "got-a.wav"), filepath.Join(dir, "got-b.wav")
+
+			callee := []string{"answer", "--user", tc.to, "--password", "a-long-passphrase-" + tc.to,
+				"--play", filepath.Join(dir, "b.wav"), "--record", recB}
+			if tc.calleeCodec != "" {
+				callee = append(callee, "--codec", tc.calleeCodec)
+			}
+			b := startPhone(t, srv, callee...)
+			waitRegistered(t, srv, tc.to)
+
+			caller := []string{"call", tc.to, "--user", "201", "--password", "a-long-passphrase-201",
+				"--play", filepath.Join(dir, "a.wav"), "--record", recA, "--hangup-after", "2.5s"}
+			if tc.callerCodec != "" {
+				caller = append(caller, "--codec", tc.callerCodec)
+			}
+			if tc.natCaller {
+				caller = append(caller, "--sdp-port", "9") // discard: nothing of ours listens there
+			}
+			a := lastCall(t, startPhone(t, srv, caller...).wait(t), "caller")
+			bs := lastCall(t, b.wait(t), "callee")
+			if a.FinalCode != 200 || bs.State == "" {
+				t.Fatalf("caller %+v\ncallee %+v", a, bs)
+			}
+			if tc.callerCodec != "" && (a.Codec != tc.callerCodec || bs.Codec != tc.calleeCodec) {
+				t.Errorf("codecs: caller %s callee %s, want %s and %s", a.Codec, bs.Codec, tc.callerCodec, tc.calleeCodec)
+			}
+			gotA, _ := readPCM(t, recA)
+			gotB, _ := readPCM(t, recB)
+			if c, lag := correlate.Best(sigA, gotB, 8000); c < 0.9 {
+				t.Errorf("callee heard the caller: correlation %.3f (lag %d, %d samples)", c, lag, len(gotB))
+			}
+			if c, lag := correlate.Best(sigB, gotA, 8000); c < 0.9 {
+				t.Errorf("caller heard the callee: correlation %.3f (lag %d, %d samples)", c, lag, len(gotA))
+			}
+
+			row := cdrRow(t, srv, a.CallID)
+			path, _ := row["recording_path"].(string)
+			if !tc.record {
+				if path != "" {
+					t.Errorf("unexpected recording %s", path)
+				}
+				return
+			}
+			if path == "" {
+				t.Fatalf("no recording in the CDR row %v", row)
+			}
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(dir, path)
+			}
+			pcm, format := readPCM(t, path)
+			if format != wav.Stereo8k {
+				t.Fatalf("recording format %v", format)
+			}
+			length := time.Duration(len(pcm)/2) * time.Second / 8000
+			answered := time.Duration(a.DurationMS * float64(time.Millisecond))
+			if d := math.Abs((length - answered).Seconds()); d > 0.1 {
+				t.Errorf("recording lasts %v, the caller was answered %v", length, answered)
+			}
+			if c, _ := correlate.Best(sigA, channel(pcm, 0), 8000); c < 0.9 {
+				t.Errorf("left channel vs caller: %.3f", c)
+			}
+			if c, _ := correlate.Best(sigB, channel(pcm, 1), 8000); c < 0.9 {
+				t.Errorf("right channel vs callee: %.3f", c)
+			}
+			if _, err := os.Stat(strings.TrimSuffix(path, ".wav") + ".json"); err != nil {
+				t.Errorf("no sidecar: %v", err)
+			}
+		})
+	}
+}
+
+func TestMediaEcho(t *testing.T) {
+	srv, dir := startMediaPlan(t, 36500)
+	sig := writeSignal(t, filepath.Join(dir, "a.wav"), 12000, 31)
+	rec := filepath.Join(dir, "got.wav")
+	s := lastCall(t, startPhone(t, srv, "call", "777", "--user", "201", "--password", "a-long-passphrase-201",
+		"--play", filepath.Join(dir, "a.wav"), "--record", rec, "--hangup-after", "2s").wait(t), "caller")
+	if s.FinalCode != 200 {
+		t.Fatalf("echo call: %+v", s)
+	}
+	got, _ := readPCM(t, rec)
+	if c, lag := correlate.Best(sig, got, 8000); c < 0.9 {
+		t.Errorf("echo returned audio correlating %.3f (lag %d)", c, lag)
+	}
+}
+
+func TestMediaIVRToVoicemail(t *testing.T) {
+	srv, dir := startMediaPlan(t, 36600) // a 1 s prompt; the key cuts it short
+	sig := writeSignal(t, filepath.Join(dir, "a.wav"), 24000, 41)
+	s := lastCall(t, startPhone(t, srv, "call", "700", "--user", "201", "--password", "a-long-passphrase-201",
+		"--dtmf", "1", "--play", filepath.Join(dir, "a.wav"), "--hangup-after", "4s").wait(t), "caller")
+	if s.FinalCode != 200 {
+		t.Fatalf("ivr call: %+v", s)
+	}
+	srv.WaitLog(t, "voicemail", 5*time.Second)
+	var msgs []string
+	deadline := time.Now().Add(5 * time.Second)
+	for len(msgs) == 0 && time.Now().Before(deadline) {
+		msgs, _ = filepath.Glob(filepath.Join(dir, "var/voicemail/202/*.wav"))
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(msgs) != 1 {
+		t.Fatalf("voicemail messages for 202: %v\n%s", msgs, srv.Logs())
+	}
+	pcm, format := readPCM(t, msgs[0])
+	if format != wav.Mono8k {
+		t.Fatalf("voicemail format %v", format)
+	}
+	// The caller talks from right after the key; the message starts after
+	// the beep, so it holds the later part of what was sent.
+	if c, lag := correlate.Best(sig, pcm, 24000); c < 0.9 {
+		t.Errorf("voicemail vs caller: correlation %.3f (lag %d, %d samples)", c, lag, len(pcm))
+	}
+	if _, err := os.Stat(strings.TrimSuffix(msgs[0], ".wav") + ".json"); err != nil {
+		t.Errorf("no voicemail sidecar: %v", err)
+	}
+}
