@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -329,5 +330,42 @@ func TestMediaIVRToVoicemail(t *testing.T) {
 	}
 	if _, err := os.Stat(strings.TrimSuffix(msgs[0], ".wav") + ".json"); err != nil {
 		t.Errorf("no voicemail sidecar: %v", err)
+	}
+}
+
+// A PBX killed mid-call leaves a recording that plays: the header is kept
+// valid as the file grows.
+func TestMediaRecordingSurvivesKill(t *testing.T) {
+	srv, dir := startMediaPlan(t, 36700)
+	writeSignal(t, filepath.Join(dir, "a.wav"), 40000, 51)
+	b := startPhone(t, srv, "answer", "--user", "203", "--password", "a-long-passphrase-203")
+	waitRegistered(t, srv, "203")
+	a := startPhone(t, srv, "call", "203", "--user", "201", "--password", "a-long-passphrase-201",
+		"--play", filepath.Join(dir, "a.wav"), "--hangup-after", "8s")
+	var rec string
+	deadline := time.Now().Add(10 * time.Second)
+	for rec == "" && time.Now().Before(deadline) {
+		found, _ := filepath.Glob(filepath.Join(dir, "var/recordings/*/*/*/*.wav"))
+		if len(found) == 1 {
+			rec = found[0]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if rec == "" {
+		t.Fatalf("no recording started\n%s", srv.Logs())
+	}
+	time.Sleep(2500 * time.Millisecond) // over two header updates
+	srv.Signal(t, syscall.SIGKILL)
+	for i := 0; i < 100 && !srv.Exited(); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.cancel()
+	b.cancel()
+	pcm, format := readPCM(t, rec)
+	if format != wav.Stereo8k {
+		t.Fatalf("format %v", format)
+	}
+	if secs := float64(len(pcm)/2) / 8000; secs < 1 || secs > 4 {
+		t.Errorf("the killed recording plays %.2f s, want the 1-4 s recorded before the kill", secs)
 	}
 }
