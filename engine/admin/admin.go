@@ -30,8 +30,9 @@ type Server struct {
 // Option configures a Server.
 type Option func(*Server)
 
-// WithToken requires "Authorization: Bearer <token>" on everything but
-// /healthz.
+// WithToken requires the token on everything but /healthz, as
+// "Authorization: Bearer <token>" (scripts) or as the password of HTTP
+// Basic authentication (browsers, which prompt for it: the dashboard).
 func WithToken(token string) Option { return func(s *Server) { s.token = token } }
 
 // New builds the server and its built-in routes.
@@ -52,15 +53,27 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 
 // ServeHTTP applies the token check and dispatches.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.token != "" && r.URL.Path != "/healthz" {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+	if s.token != "" && r.URL.Path != "/healthz" && !s.authorized(r) {
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			// A browser: ask for the token as a password (any user name).
+			w.Header().Set("WWW-Authenticate", `Basic realm="luapbx admin", charset="UTF-8"`)
+		} else {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="luapbx"`)
-			WriteError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token"))
-			return
 		}
+		WriteError(w, http.StatusUnauthorized, errors.New("missing or wrong token"))
+		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// authorized reports whether r carries the token, as a bearer token or as
+// the Basic password.
+func (s *Server) authorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		_, got, ok = r.BasicAuth()
+	}
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
 }
 
 // CheckExposure refuses an admin listener off loopback without a token.

@@ -1,6 +1,14 @@
 package admin
 
-import "testing"
+import (
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
 
 func TestCheckExposure(t *testing.T) {
 	for _, tc := range []struct {
@@ -23,4 +31,49 @@ func TestCheckExposure(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTokenCheck(t *testing.T) {
+	const token = "secret-token-of-some-length"
+	s := New(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, WithToken(token))
+	s.Handle("GET /api/calls", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]any{"calls": []any{}})
+	}))
+	tests := []struct {
+		name, path, auth, accept string
+		code                     int
+		challenge                string // WWW-Authenticate prefix on 401
+	}{
+		{name: "bearer token", path: "/api/calls", auth: "Bearer " + token, code: 200},
+		{name: "basic password is the token", path: "/api/calls", auth: basic("admin", token), code: 200},
+		{name: "basic with any user name", path: "/api/calls", auth: basic("", token), code: 200},
+		{name: "wrong bearer", path: "/api/calls", auth: "Bearer nope", code: 401, challenge: "Bearer"},
+		{name: "wrong basic password", path: "/api/calls", auth: basic("admin", "nope"), code: 401, challenge: "Bearer"},
+		{name: "token as basic user name does not count", path: "/api/calls", auth: basic(token, ""), code: 401, challenge: "Bearer"},
+		{name: "nothing, from a script", path: "/api/calls", code: 401, challenge: "Bearer"},
+		{name: "nothing, from a browser", path: "/api/calls", accept: "text/html,application/xhtml+xml", code: 401, challenge: "Basic"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tc.path, nil)
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			if tc.accept != "" {
+				r.Header.Set("Accept", tc.accept)
+			}
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, r)
+			if w.Code != tc.code {
+				t.Fatalf("status %d, want %d (%s)", w.Code, tc.code, w.Body.String())
+			}
+			if got := w.Header().Get("WWW-Authenticate"); !strings.HasPrefix(got, tc.challenge) || (tc.challenge == "") != (got == "") {
+				t.Errorf("WWW-Authenticate %q, want prefix %q", got, tc.challenge)
+			}
+		})
+	}
+}
+
+func basic(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
