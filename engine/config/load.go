@@ -96,14 +96,14 @@ func parseYAML(rep *report, data []byte) (root *yaml.Node, ok bool) {
 		if errors.Is(err, io.EOF) {
 			return nil, true
 		}
-		syntaxError(rep, err)
+		syntaxError(rep, data, err)
 		return nil, false
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		syntaxError(rep, err)
+		syntaxError(rep, data, err)
 		return nil, false
 	default:
 		rep.errorAt(max(extra.Line, 1), "", "a second YAML document (---): put everything in one")
@@ -118,10 +118,16 @@ func parseYAML(rep *report, data []byte) (root *yaml.Node, ok bool) {
 	return &doc, true
 }
 
-func syntaxError(rep *report, err error) {
+func syntaxError(rep *report, data []byte, err error) {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		// The parser names the line where the broken block starts; a line
+		// indented deeper than the keys next to it is the usual cause.
+		if bad := overIndented(data, line); bad > 0 {
+			rep.errorAt(bad, "", "YAML syntax: "+m[2]+" (this line is indented more than the line above it)")
+			return
+		}
 		rep.errorAt(line, "", "YAML syntax: "+m[2])
 		return
 	}
@@ -144,4 +150,57 @@ func budgetFor(root *yaml.Node) int {
 	}
 	count(root)
 	return 20*n + 10000
+}
+
+// overIndented returns the first line from line on that is indented deeper
+// than the keys of the line before it although that line holds a complete
+// "key: value" (so nothing may nest under it), or 0. "- key: value" puts
+// its keys two columns in.
+func overIndented(data []byte, line int) int {
+	lines := strings.Split(string(data), "\n")
+	prevCol := -1
+	for i := max(line-1, 0); i < min(len(lines), line+50); i++ {
+		text := strings.TrimRight(lines[i], " \t\r")
+		trimmed := strings.TrimLeft(text, " ")
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		indent := len(text) - len(trimmed)
+		if prevCol >= 0 && indent > prevCol {
+			return i + 1
+		}
+		prevCol = -1
+		body, item := strings.CutPrefix(trimmed, "- ")
+		key, value, isKey := strings.Cut(stripComment(body), ":")
+		value = strings.TrimSpace(value)
+		open := strings.HasPrefix(value, "{") && !strings.HasSuffix(value, "}") ||
+			strings.HasPrefix(value, "[") && !strings.HasSuffix(value, "]")
+		if !isKey || strings.ContainsAny(key, "{[\"'") || value == "" || open ||
+			strings.HasPrefix(value, "&") || strings.HasPrefix(value, "|") || strings.HasPrefix(value, ">") {
+			continue
+		}
+		prevCol = indent
+		if item {
+			prevCol = indent + 2
+		}
+	}
+	return 0
+}
+
+// stripComment drops a trailing " # comment" outside quotes.
+func stripComment(s string) string {
+	quote := byte(0)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && i > 0 && (s[i-1] == ' ' || s[i-1] == '\t'):
+			return s[:i]
+		}
+	}
+	return s
 }

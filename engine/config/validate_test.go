@@ -53,6 +53,10 @@ func TestValidationErrors(t *testing.T) {
 			"pbx.yaml:3: YAML syntax: did not find expected node content"}},
 		{"yaml syntax in the middle", base + "    name: a: b\nlisten: {}\n", []string{
 			"pbx.yaml:5: YAML syntax: mapping values are not allowed in this context"}},
+		{"a key indented deeper than its siblings", "companies:\n  - id: acme\n    extensions:\n      - number: \"201\"\n         name: Alice # one space too many\n        password: \"x-long-enough-pw\"\n", []string{
+			"pbx.yaml:5: YAML syntax: did not find expected key (this line is indented more than the line above it)"}},
+		{"an unclosed flow list is not blamed on the deeper lines", "companies:\n  - id: acme\n    extensions: [{number: \"201\",\n       password: \"x\"}\n    rules: 3: 4\n", []string{
+			"pbx.yaml:2: YAML syntax: did not find expected ',' or ']'"}},
 		{"second document", base + "---\nlisten: {}\n", []string{
 			"pbx.yaml:5: a second YAML document (---): put everything in one"}},
 		{"unknown key with a suggestion", base + "    extensionz: []\n", []string{
