@@ -15,7 +15,7 @@ func (p *Program) openModules(s *state) {
 	L := s.L
 	s.header = L.NewFunction(headerFunc(s))
 	L.SetGlobal("pbx", L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
-		"log":    p.pbxLog,
+		"log":    func(L *lua.LState) int { return p.pbxLog(s, L) },
 		"now":    p.pbxNow,
 		"kv_get": p.pbxKVGet,
 		"kv_set": p.pbxKVSet,
@@ -29,7 +29,7 @@ func (p *Program) openModules(s *state) {
 		"post":    func(L *lua.LState) int { return p.httpPost(s, L) },
 		"request": func(L *lua.LState) int { return p.httpRequest(s, L) },
 	}))
-	L.SetGlobal("print", L.NewFunction(p.luaPrint))
+	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { return p.luaPrint(s, L) }))
 	for name, fn := range p.opts.extra {
 		L.SetGlobal(name, L.NewFunction(fn))
 	}
@@ -48,7 +48,7 @@ var logLevels = map[string]slog.Level{
 
 // pbxLog is pbx.log([level,] ...): with two or more arguments and a first
 // one naming a level, that level; else info.
-func (p *Program) pbxLog(L *lua.LState) int {
+func (p *Program) pbxLog(s *state, L *lua.LState) int {
 	n := L.GetTop()
 	level, first := slog.LevelInfo, 1
 	if n >= 2 {
@@ -58,17 +58,19 @@ func (p *Program) pbxLog(L *lua.LState) int {
 			}
 		}
 	}
-	p.logArgs(L, level, first)
+	p.logArgs(s, L, level, first)
 	return 0
 }
 
 // luaPrint is print(...), logged at info.
-func (p *Program) luaPrint(L *lua.LState) int {
-	p.logArgs(L, slog.LevelInfo, 1)
+func (p *Program) luaPrint(s *state, L *lua.LState) int {
+	p.logArgs(s, L, slog.LevelInfo, 1)
 	return 0
 }
 
-func (p *Program) logArgs(L *lua.LState, level slog.Level, first int) {
+// logArgs logs with the script's file and line and, inside a hook for a
+// call, its call_id ("test-3" for the third entry of tests:).
+func (p *Program) logArgs(s *state, L *lua.LState, level slog.Level, first int) {
 	ctx := context.Background()
 	if !p.log.Enabled(ctx, level) {
 		return
@@ -78,7 +80,11 @@ func (p *Program) logArgs(L *lua.LState, level slog.Level, first int) {
 		parts = append(parts, argString(L, L.Get(i)))
 	}
 	file, line := where(L)
-	p.log.Log(ctx, level, strings.Join(parts, " "), "script", filepath.Base(file), "line", line)
+	attrs := []any{"script", filepath.Base(file), "line", line}
+	if s.call != nil {
+		attrs = append(attrs, "call_id", s.call.ID)
+	}
+	p.log.Log(ctx, level, strings.Join(parts, " "), attrs...)
 }
 
 // pbxNow is pbx.now(): Unix time in seconds, with milliseconds as a fraction.

@@ -45,3 +45,25 @@ func TestOptionsEvents(t *testing.T) {
 		t.Error("events: some: want an error")
 	}
 }
+
+// Inside a hook for a call, script log lines carry its call_id; at load
+// time, outside any call, they do not.
+func TestPbxLogCallID(t *testing.T) {
+	log, buf := bufLogger()
+	p := load(t, map[string]string{"r.lua": "pbx.log('loaded')\nfunction on_route(call, d)\n  pbx.log('routing', call.to)\nend\n"},
+		Options{Logger: log})
+	c := testCall()
+	if _, err := p.Route(c, testDecision()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("log lines %q", lines)
+	}
+	if strings.Contains(lines[0], "call_id=") {
+		t.Errorf("load-time line has a call id: %s", lines[0])
+	}
+	if want := "call_id=" + c.ID; !strings.Contains(lines[1], want) || !strings.Contains(lines[1], "line=3") {
+		t.Errorf("hook line %q, want %s and line=3", lines[1], want)
+	}
+}
