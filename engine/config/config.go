@@ -97,6 +97,11 @@ type Security struct {
 	BanWindowSeconds int `yaml:"ban_window_seconds"`
 	BanSeconds       int `yaml:"ban_seconds"`
 	MaxCalls         int `yaml:"max_calls"` // whole system; 0 = unlimited
+	// DigestAlgorithms are the digest algorithms challenges offer, in
+	// order of preference: "MD5", "SHA-256". Default MD5 alone: baresip
+	// 1.0, SIPp 3.6 and many desk phones give up on a 401 that carries any
+	// SHA-256 challenge, even next to an MD5 one.
+	DigestAlgorithms []string `yaml:"digest_algorithms"`
 }
 
 // Admin protects the admin API.

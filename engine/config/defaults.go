@@ -22,6 +22,10 @@ const (
 )
 
 // DefaultSIP is the default listen.sip.
+// DefaultDigestAlgorithms is what challenges offer unless
+// security.digest_algorithms says otherwise.
+var DefaultDigestAlgorithms = []string{"MD5"}
+
 var DefaultSIP = []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}
 
 func (c *Config) setDefaults() {
@@ -31,6 +35,7 @@ func (c *Config) setDefaults() {
 	c.Security = Security{
 		BanAfterFailures: DefaultBanAfterFailures, BanWindowSeconds: DefaultBanWindowSeconds,
 		BanSeconds: DefaultBanSeconds, MaxCalls: DefaultMaxCalls,
+		DigestAlgorithms: append([]string(nil), DefaultDigestAlgorithms...),
 	}
 }
 

@@ -233,6 +233,46 @@ func checkSecurity(c *Config, rep *report) {
 	if s.BanAfterFailures > 0 && (s.BanWindowSeconds == 0 || s.BanSeconds == 0) {
 		rep.errorf("security", "ban_after_failures needs ban_window_seconds and ban_seconds above 0 (or set ban_after_failures: 0 to turn bans off)")
 	}
+	checkDigestAlgorithms(c, rep)
+}
+
+// checkDigestAlgorithms normalises security.digest_algorithms ("md5" ->
+// "MD5") and refuses unknown names, repeats, an empty list, and a list
+// without MD5 while an extension has only an MD5 ha1.
+func checkDigestAlgorithms(c *Config, rep *report) {
+	const path = "security.digest_algorithms"
+	algs := c.Security.DigestAlgorithms
+	if len(algs) == 0 {
+		rep.errorf(path, "must name at least one of MD5, SHA-256")
+		return
+	}
+	seen := map[string]bool{}
+	for i, a := range algs {
+		switch strings.ToUpper(strings.TrimSpace(a)) {
+		case "MD5":
+			algs[i] = "MD5"
+		case "SHA-256", "SHA256":
+			algs[i] = "SHA-256"
+		default:
+			rep.errorf(path, "unknown digest algorithm %q: want MD5 or SHA-256", a)
+			continue
+		}
+		if seen[algs[i]] {
+			rep.errorf(path, "%s is listed twice", algs[i])
+		}
+		seen[algs[i]] = true
+	}
+	if seen["MD5"] {
+		return
+	}
+	for ci, co := range c.Companies {
+		for ei, e := range co.Extensions {
+			if e.Password == "" && e.HA1 != "" {
+				rep.errorf(fmt.Sprintf("companies[%d].extensions[%d].ha1", ci, ei),
+					"extension %s has only an MD5 ha1, but %s offers no MD5: add MD5 or give it a password", e.Number, path)
+			}
+		}
+	}
 }
 
 func checkAdmin(c *Config, rep *report) {

@@ -57,6 +57,14 @@ func TestValidationErrors(t *testing.T) {
 			"pbx.yaml:5: YAML syntax: did not find expected key (this line is indented more than the line above it)"}},
 		{"an unclosed flow list is not blamed on the deeper lines", "companies:\n  - id: acme\n    extensions: [{number: \"201\",\n       password: \"x\"}\n    rules: 3: 4\n", []string{
 			"pbx.yaml:2: YAML syntax: did not find expected ',' or ']'"}},
+		{"unknown digest algorithm", base + "security: {digest_algorithms: [MD5, SHA-512]}\n", []string{
+			`pbx.yaml:5: security.digest_algorithms: unknown digest algorithm "SHA-512": want MD5 or SHA-256`}},
+		{"digest algorithm twice", base + "security: {digest_algorithms: [md5, MD5]}\n", []string{
+			"pbx.yaml:5: security.digest_algorithms: MD5 is listed twice"}},
+		{"no digest algorithm", base + "security: {digest_algorithms: []}\n", []string{
+			"pbx.yaml:5: security.digest_algorithms: must name at least one of MD5, SHA-256"}},
+		{"an md5 ha1 needs md5 offered", "companies:\n  - id: acme\n    extensions:\n      - {number: \"201\", ha1: \"0123456789abcdef0123456789abcdef\"}\nsecurity: {digest_algorithms: [SHA-256]}\n", []string{
+			"pbx.yaml:4: companies[0].extensions[0].ha1: extension 201 has only an MD5 ha1, but security.digest_algorithms offers no MD5: add MD5 or give it a password"}},
 		{"second document", base + "---\nlisten: {}\n", []string{
 			"pbx.yaml:5: a second YAML document (---): put everything in one"}},
 		{"unknown key with a suggestion", base + "    extensionz: []\n", []string{

@@ -93,7 +93,11 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 			}
 		})
 	}
-	auth := sipauth.New(Realm)
+	var algs []sipauth.Algorithm
+	for _, a := range sec.DigestAlgorithms {
+		algs = append(algs, sipauth.Algorithm(a))
+	}
+	auth := sipauth.New(Realm, sipauth.WithAlgorithms(algs...))
 	users := registrar.UsersFunc(func(_, user string) (sipauth.Credential, bool) {
 		return credential(p.mgr.Current().Config, user)
 	})

@@ -16,11 +16,12 @@ const (
 	hdrProxyAuthz        = "Proxy-Authorization"
 )
 
-// Challenge returns a 401 (REGISTER) or 407 (other methods) carrying two
-// challenges, SHA-256 first then MD5, both qop="auth", sharing one nonce.
-// The answer depends only on the request and the time, never on the user.
+// Challenge returns a 401 (REGISTER) or 407 (other methods) carrying one
+// challenge per offered algorithm (WithAlgorithms; default SHA-256 then
+// MD5), all qop="auth", sharing one nonce. The answer depends only on the
+// request and the time, never on the user.
 func (a *Auth) Challenge(req *sip.Request, stale bool) *sip.Response {
-	return a.ChallengeWith(req, stale, SHA256, MD5)
+	return a.ChallengeWith(req, stale, a.algs...)
 }
 
 // ChallengeWith is Challenge offering only the given algorithms, in order.

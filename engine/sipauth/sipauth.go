@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -80,7 +81,8 @@ type Auth struct {
 	dummy  Credential
 
 	noIPBinding bool
-	macs        sync.Pool // of hmac hash.Hash keyed with secret
+	algs        []Algorithm // offered in challenges, in order; answers in others are refused
+	macs        sync.Pool   // of hmac hash.Hash keyed with secret
 }
 
 // Option configures an Auth.
@@ -105,6 +107,27 @@ func WithNonceTTL(d time.Duration) Option {
 // the one it was issued to (for clients that change address mid-way).
 func WithoutIPBinding() Option { return func(a *Auth) { a.noIPBinding = true } }
 
+// WithAlgorithms sets the digest algorithms challenges offer, in order of
+// preference (default SHA-256 then MD5, as RFC 8760 orders them). An answer
+// in an algorithm not listed is challenged again. Unknown names are
+// ignored; with none left the default stands.
+func WithAlgorithms(algs ...Algorithm) Option {
+	return func(a *Auth) {
+		var keep []Algorithm
+		for _, alg := range algs {
+			if (alg == SHA256 || alg == MD5) && !slices.Contains(keep, alg) {
+				keep = append(keep, alg)
+			}
+		}
+		if len(keep) > 0 {
+			a.algs = keep
+		}
+	}
+}
+
+// Algorithms returns the algorithms challenges offer, in order.
+func (a *Auth) Algorithms() []Algorithm { return slices.Clone(a.algs) }
+
 // WithClock injects the clock (tests).
 func WithClock(now func() time.Time) Option {
 	return func(a *Auth) {
@@ -116,7 +139,7 @@ func WithClock(now func() time.Time) Option {
 
 // New returns an Auth for realm.
 func New(realm string, opts ...Option) *Auth {
-	a := &Auth{realm: realm, ttl: DefaultNonceTTL, now: time.Now}
+	a := &Auth{realm: realm, ttl: DefaultNonceTTL, now: time.Now, algs: []Algorithm{SHA256, MD5}}
 	for _, o := range opts {
 		o(a)
 	}

@@ -1,6 +1,7 @@
 package sipauth
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -368,5 +369,58 @@ func BenchmarkChallenge(b *testing.B) {
 		if a.Challenge(req, false) == nil {
 			b.Fatal("nil")
 		}
+	}
+}
+
+// WithAlgorithms decides what challenges offer, in order, and an answer in
+// an algorithm not offered is challenged again rather than accepted.
+func TestWithAlgorithms(t *testing.T) {
+	tests := []struct {
+		name   string
+		opt    []Algorithm
+		offers []Algorithm
+	}{
+		{"md5 only", []Algorithm{MD5}, []Algorithm{MD5}},
+		{"sha-256 only", []Algorithm{SHA256}, []Algorithm{SHA256}},
+		{"md5 preferred", []Algorithm{MD5, SHA256}, []Algorithm{MD5, SHA256}},
+		{"duplicates and unknown names dropped", []Algorithm{"SHA-512", MD5, MD5}, []Algorithm{MD5}},
+		{"nothing usable keeps the default", []Algorithm{"SHA-512"}, []Algorithm{SHA256, MD5}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := New(testRealm, WithAlgorithms(tc.opt...))
+			if got := a.Algorithms(); !slices.Equal(got, tc.offers) {
+				t.Fatalf("Algorithms() = %v, want %v", got, tc.offers)
+			}
+			res := a.Challenge(newRequest(t, sip.REGISTER, "sip:pbx.test"), false)
+			hs := res.GetHeaders(hdrWWWAuthenticate)
+			if len(hs) != len(tc.offers) {
+				t.Fatalf("%d challenges, want %d", len(hs), len(tc.offers))
+			}
+			for i, want := range tc.offers {
+				c, err := digest.ParseChallenge(hs[i].Value())
+				if err != nil || c.Algorithm != string(want) {
+					t.Errorf("challenge %d = %+v (%v), want %s", i, c, err, want)
+				}
+			}
+			// Answer each algorithm with the right password: accepted only
+			// if offered.
+			full := New(testRealm) // issues challenges in both
+			for _, alg := range []Algorithm{SHA256, MD5} {
+				req := newRequest(t, sip.REGISTER, "sip:pbx.test")
+				chal := challengeOf(t, full.Challenge(req, false), alg)
+				authorize(t, req, chal, "201", "s3cret", nil)
+				// Same secret so the nonce from full verifies in a.
+				b := New(testRealm, WithAlgorithms(tc.opt...), WithSecret(full.secret))
+				_, got := b.Verify(req, lookup)
+				want := NoCredentials
+				if slices.Contains(tc.offers, alg) {
+					want = OK
+				}
+				if got != want {
+					t.Errorf("%s answer: %v, want %v", alg, got, want)
+				}
+			}
+		})
 	}
 }

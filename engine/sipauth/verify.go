@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"slices"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -21,6 +22,9 @@ func (a *Auth) Verify(req *sip.Request, lookup func(user string) (Credential, bo
 	alg, res := checkFields(&cr)
 	if res != OK {
 		return cr.username, res
+	}
+	if !slices.Contains(a.algs, alg) {
+		return cr.username, NoCredentials // an algorithm we do not offer: challenge again
 	}
 	if !uriMatches(cr.uri, &req.Recipient) {
 		return cr.username, Malformed
