@@ -179,6 +179,9 @@ func (cc *companyCheck) trunk(i int, t *Trunk) {
 	if t.MaxCalls < 0 {
 		cc.rep.errorf(p+".max_calls", "must not be negative (0 = unlimited), got %d", t.MaxCalls)
 	}
+	if t.KeepaliveSeconds < 0 || t.KeepaliveSeconds > 3600 {
+		cc.rep.errorf(p+".keepalive_seconds", "want 1..3600 seconds (0 = the default, 30), got %d", t.KeepaliveSeconds)
+	}
 }
 
 // target checks a target ("" is allowed: none) and what it names.

@@ -192,6 +192,9 @@ type Trunk struct {
 	Register   bool     `yaml:"register"`
 	InboundIPs []string `yaml:"inbound_ips"` // addresses or CIDRs calls may come from
 	MaxCalls   int      `yaml:"max_calls"`   // 0 = unlimited
+	// KeepaliveSeconds is the OPTIONS interval; two unanswered in a row
+	// mark the trunk down. 0 = the default (30).
+	KeepaliveSeconds int `yaml:"keepalive_seconds"`
 }
 
 // Timetable is a set of open hours.

@@ -106,7 +106,8 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	for _, co := range cfg.Companies {
 		for _, t := range co.Trunks {
 			specs = append(specs, trunk.Spec{ID: t.ID, Host: t.Host, Transport: t.Transport,
-				Username: t.Username, Password: t.Password, Register: t.Register})
+				Username: t.Username, Password: t.Password, Register: t.Register,
+				Keepalive: time.Duration(t.KeepaliveSeconds) * time.Second})
 		}
 	}
 	p.trunks = trunk.New(log, srv, specs)
@@ -187,7 +188,7 @@ func (p *PBX) Run(ctx context.Context) error {
 	var runErr error
 	// A part that ends early without an error (the trunk manager with no
 	// trunks) is simply done; an error stops the whole PBX.
-	start := func(ctx context.Context, run func(context.Context) error) {
+	start := func(ctx context.Context, wg *sync.WaitGroup, run func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -197,15 +198,19 @@ func (p *PBX) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	start(sipCtx, p.srv.Run)
-	start(ctx, p.reg.Run)
+	var trunks sync.WaitGroup
+	start(sipCtx, &wg, p.srv.Run)
+	start(ctx, &wg, p.reg.Run)
 	select {
 	case <-p.srv.Ready():
-		start(ctx, p.trunks.Run)
+		start(ctx, &trunks, p.trunks.Run)
 	case <-ctx.Done():
 	}
 	<-ctx.Done()
 	p.calls.Close() // every call ends, and so reaches the CDR writer
+	// Trunks un-register (Expires: 0, bounded by the request timeout)
+	// through the transport, so it closes after them.
+	trunks.Wait()
 	p.media.Close()
 	stopSIP()
 	wg.Wait()

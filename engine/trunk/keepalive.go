@@ -50,7 +50,11 @@ func (m *Manager) keepalive(ctx context.Context, s Spec) {
 				m.log.Warn("trunk down", "trunk", s.ID, "error", err)
 			}
 		}
-		t.Reset(m.every)
+		every := m.every
+		if s.Keepalive > 0 {
+			every = s.Keepalive
+		}
+		t.Reset(every)
 	}
 }
 
@@ -59,7 +63,13 @@ func (m *Manager) probe(ctx context.Context, s Spec) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	// A probe gives up by the next one: a trunk probed every second is
+	// not waited for 5 s.
+	timeout := m.timeout
+	if s.Keepalive > 0 {
+		timeout = min(timeout, max(s.Keepalive, time.Second))
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := cl.Do(ctx, req)
 	if err != nil {

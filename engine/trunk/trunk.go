@@ -23,6 +23,9 @@ type Spec struct {
 	Username  string
 	Password  string
 	Register  bool
+	// Keepalive is this trunk's OPTIONS interval; 0 takes the manager's
+	// (WithKeepalive, default 30 s).
+	Keepalive time.Duration
 }
 
 // Transport is the SIP stack requests go through (engine/sipserver.Server).

@@ -24,6 +24,8 @@ type provider struct {
 	answer    atomic.Bool
 	mu        sync.Mutex
 	registers []string // Expires of each authenticated REGISTER
+	dialogs   []string // "Call-ID from-tag" of each authenticated REGISTER
+	cseqs     []uint32 // and its CSeq
 }
 
 func newProvider(t *testing.T, password string) *provider {
@@ -55,8 +57,11 @@ func newProvider(t *testing.T, password string) *provider {
 		if h := req.GetHeader("Expires"); h != nil {
 			exp = h.Value()
 		}
+		tag, _ := req.From().Params.Get("tag")
 		p.mu.Lock()
 		p.registers = append(p.registers, exp)
+		p.dialogs = append(p.dialogs, req.CallID().Value()+" "+tag)
+		p.cseqs = append(p.cseqs, req.CSeq().SeqNo)
 		p.mu.Unlock()
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
