@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# RTP through luapbx with recording on: SIPp UAC (authenticating as extension
+# 201) -> luapbx -> gateway -> SIPp UAS, both sides streaming G.711 A-law
+# (Debian sip-tester's g711a.pcap: PT 8, 236 packets of 30 ms, 7.05 s, played
+# PLAYS times per call with play_pcap_audio), all on 127.0.0.1. The rule
+# that routes the calls says record: true: each call writes its stereo WAV
+# (into the temp dir; the wavs column counts them, then they are deleted).
+#
+# Each step places N calls (-m N -l N, set up at N/4 per s but at most 50 per
+# s: all up within 4 s up to 200 calls, 8 s at 400; --quick: N/2, 100) that
+# overlap, then hang up; the step ends when the UAC exits (SIPp's -timeout
+# bounds it). Columns per step:
+#   ok, fail   calls SIPp completed / failed; any failure ends the script (exit 1)
+#   peak       most calls luapbx had up at once (luapbx_active_calls, each second)
+#   sent       calls x 2 sides x PLAYS x pcap packets: what the plays hold
+#   pbx_in     RTP luapbx received  (luapbx_rtp_packets_in_total delta)
+#   relayed    RTP luapbx sent on   (luapbx_rtp_packets_out_total delta); both
+#              counters add up a relay when it ends, so they are read after
+#              the last hang-up
+#   arrived    datagrams that reached the SIPp media ports. Nothing binds
+#              them (see testdata/sipp/media_uac.xml), so each arrival is one
+#              Udp NoPorts in /proc/net/snmp (machine-wide), taken at most up
+#              to relayed so that stray datagrams cannot hide a loss
+#   loss_%     100 x (1 - arrived / sent): end to end, whatever the cause
+#              (SIPp late or failing to send, luapbx's socket buffers, the
+#              relay, the loopback backlog)
+#   cpu_us/pkt luapbx's utime+stime (/proc/<pid>/stat) over the whole step,
+#              set-ups, recordings and hang-ups included, / relayed
+#   steady_us  luapbx's CPU while all N calls were up / the packets the plays
+#              send meanwhile (N x 2 x 33.3 per s): the per-packet cost alone
+#   pbx_%1, sipp_%1  CPU of luapbx, of SIPp (UAC + UAS), in % of one core
+#   idle%      the machine's idle time (other programs share it too)
+#   rss_MB     luapbx's peak RSS (VmHWM); drops: UDP datagrams the kernel
+#              dropped for full receive buffers (machine-wide)
+# Steps go on while loss < 0.1 %; at the end: the most concurrent calls held
+# at < 0.1 % loss. Caveat: play_pcap_audio sends through one raw UDP socket
+# per play, and Linux hands every UDP datagram to 127.0.0.1 to each of them
+# (2N sockets), and each datagram to an unbound port makes an ICMP error
+# they see too: costs that grow with N and land partly on luapbx's sendto
+# (perf: raw_local_deliver, icmp_rcv; ~30 % of luapbx's CPU at 200 calls),
+# so luapbx's CPU here is an upper bound.
+#
+# Usage: tests/bench/media.sh [--quick] [--plays N] [--steps "50 100 ..."]
+#   env: PLAYS (default 4: 29 s calls), STEPS (default "50 100 200 300 400"),
+#        QUICK=1 (1 play: 8 s calls, up within 2 s, steps 50 200), KEEP=1
+#        keeps the temp dir (recordings too), PROFILE=prefix saves a CPU
+#        profile of luapbx in each step as prefix.<calls>.pprof (--pprof),
+#        LUAPBX=binary runs that build instead of building the tree's,
+#        RECORD=0 routes with record: false (to see what recording costs).
+# Needs: go, sipp (Debian: sip-tester, with its g711a.pcap), curl, ss, root
+# (SIPp plays pcaps through raw sockets).
+set -euo pipefail
+
+PLAYS=${PLAYS:-4}
+STEPS=${STEPS:-"50 100 200 300 400"}
+QUICK=${QUICK:-0}
+RECORD=${RECORD:-1}
+PCAP=${PCAP:-/usr/share/sip-tester/g711a.pcap}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1 ;;
+	--plays) PLAYS=${2:-}; shift ;;
+	--steps) STEPS=${2:-}; shift ;;
+	-h | --help) sed -n '2,51p' "$0"; exit 0 ;;
+	*) echo "media.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+RAMP_S=4   # the calls of a step are set up over this many seconds...
+MAX_RATE=50 # ...but no faster than this many a second
+if [ "$QUICK" = 1 ]; then
+	PLAYS=1
+	STEPS="50 200"
+	RAMP_S=2
+	MAX_RATE=100
+fi
+case "$PLAYS" in '' | *[!0-9]*) echo "media.sh: --plays wants a whole number" >&2; exit 2 ;; esac
+[ "$PLAYS" -ge 1 ] && [ "$PLAYS" -le 20 ] || { echo "media.sh: --plays must be 1..20" >&2; exit 2; }
+case "$RECORD" in 1) RECORD_YAML=true ;; 0) RECORD_YAML=false ;; *) echo "media.sh: RECORD must be 0 or 1" >&2; exit 2 ;; esac
+[ -n "$STEPS" ] || { echo "media.sh: --steps is empty" >&2; exit 2; }
+for n in $STEPS; do
+	case "$n" in '' | *[!0-9]*) echo "media.sh: --steps wants whole numbers, got $n" >&2; exit 2 ;; esac
+	[ "$n" -ge 1 ] && [ "$n" -le 2000 ] || { echo "media.sh: a step must be 1..2000 calls" >&2; exit 2; }
+done
+
+command -v sipp >/dev/null || { echo "media.sh: sipp not installed (apt-get install sip-tester)" >&2; exit 2; }
+command -v curl >/dev/null || { echo "media.sh: curl not installed" >&2; exit 2; }
+[ -r "$PCAP" ] || { echo "media.sh: no $PCAP (Debian's sip-tester ships it; or set PCAP=)" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "media.sh: SIPp's play_pcap_audio needs raw sockets: run as root" >&2; exit 2; }
+
+# pcap_packets FILE counts the records of a little-endian pcap file.
+pcap_packets() {
+	local size off=24 n=0 len
+	size=$(stat -c %s "$1")
+	[ "$(od -An -tx4 -N4 "$1" | tr -d ' ')" = a1b2c3d4 ] || { echo "media.sh: $1 is not a little-endian pcap" >&2; exit 2; }
+	while [ "$off" -lt "$size" ]; do
+		len=$(od -An -tu4 -j $((off + 8)) -N4 "$1" | tr -d ' ')
+		off=$((off + 16 + len))
+		n=$((n + 1))
+	done
+	echo "$n"
+}
+PKTS=$(pcap_packets "$PCAP")
+PLAY_MS=7080 # the pause after each play in media_*.xml: the pcap lasts 7.05 s
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/luapbx-media.XXXXXX)
+PIDS=()
+cleanup() {
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Ports, all below the kernel's ephemeral range (32768-) so that no socket
+# of another program lands on them: SIPp's media 2000-11999 (UAC) and
+# 12000-21999 (UAS), SIP 24000-29999, luapbx's RTP 30000-31999.
+UAC_MP=2000
+UAS_MP=12000
+# free_port prints a UDP port on 127.0.0.1 nobody listens on, for SIP.
+free_port() {
+	local p i
+	for i in $(seq 1 50); do
+		p=$((24000 + RANDOM % 6000))
+		if ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+	echo "media.sh: no free UDP port found" >&2
+	exit 1
+}
+
+if [ -n "${LUAPBX:-}" ]; then
+	[ -x "$LUAPBX" ] || { echo "media.sh: LUAPBX=$LUAPBX is not an executable" >&2; exit 2; }
+	cp "$LUAPBX" "$WORK/luapbx"
+else
+	echo "building luapbx..."
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/luapbx" ./cmd/luapbx)
+fi
+cp "$ROOT/tests/testdata/sipp/media_uac.xml" "$ROOT/tests/testdata/sipp/media_uas.xml" "$WORK/"
+cp "$PCAP" "$WORK/g711a.pcap"
+
+UAS_PORT=$(free_port)
+UAC_PORT=$(free_port)
+PBX_PORT=$(free_port)
+[ "$UAS_PORT" != "$UAC_PORT" ] && [ "$UAS_PORT" != "$PBX_PORT" ] && [ "$UAC_PORT" != "$PBX_PORT" ] ||
+	{ echo "media.sh: port clash, try again" >&2; exit 1; }
+# The SIPp media ports the run will use must have no listener: what arrives
+# there is counted as Udp NoPorts (see the header). The UAC's call numbers
+# start again at each step, the gateway's go on (OPTIONS pings count too).
+max_n=0 sum_n=0
+for n in $STEPS; do
+	[ "$n" -gt "$max_n" ] && max_n=$n
+	sum_n=$((sum_n + n))
+done
+taken=$(ss -Hlun 2>/dev/null | awk -v a="$UAC_MP" -v b="$UAS_MP" -v na="$max_n" -v nb=$((sum_n + 500)) '
+	{n = split($4, f, ":"); p = f[n] + 0}
+	p > a && p < a + 10000 && (p - a) % 4 == 1 && (p - a - 1) / 4 < na {print p}
+	p > b && p < b + 10000 && (p - b) % 4 == 1 && (p - b - 1) / 4 < nb {print p}' | head -3 | tr '\n' ' ')
+[ -z "$taken" ] || { echo "media.sh: UDP ports $taken, which SIPp's calls will use for RTP, are taken" >&2; exit 1; }
+HA1=$(printf '201:luapbx:a-long-passphrase-201' | md5sum | cut -d' ' -f1)
+# 201 has an MD5 HA1 only: see testdata/sipp/uac_auth.xml for why SIPp needs it.
+cat >"$WORK/pbx.yaml" <<EOF
+listen: {sip: ["udp:127.0.0.1:$PBX_PORT"], http: "127.0.0.1:0", rtp_ports: "30000-31999"}
+storage: {cdr: "sqlite:var/cdr.db", recordings: var/recordings}
+security: {ban_after_failures: 0, max_calls: 100000}
+companies:
+  - id: bench
+    timezone: UTC
+    classes: {outside: "^9"}
+    extensions:
+      - {number: "201", ha1: "$HA1", rights: [outside]}
+    trunks:
+      - {id: gw, host: "127.0.0.1:$UAS_PORT", transport: udp, register: false, inbound_ips: ["127.0.0.2"]}
+    rules:
+      - {name: out, caller_type: internal, called: "^9", action: route, target: "gateway:gw", record: $RECORD_YAML}
+EOF
+
+# The gateway first, so luapbx's first OPTIONS keepalive finds it up. Media
+# ports: UAS_MP + 4k + 1, UAC_MP + 4k + 1 (k = call number mod 2500).
+(cd "$WORK" && exec sipp -sf media_uas.xml -i 127.0.0.1 -mi 127.0.0.1 -p "$UAS_PORT" -mp "$UAS_MP" \
+	-cp 0 -set plays "$PLAYS" -buff_size 4194304 -nostdin -timeout 3600s >"$WORK/uas.out" 2>&1) &
+UAS=$!
+PIDS+=($UAS)
+sleep 0.5
+kill -0 "$UAS" 2>/dev/null || { echo "media.sh: the SIPp gateway did not start:" >&2; tail -5 "$WORK/uas.out" >&2; exit 1; }
+
+SERVE_FLAGS=()
+[ -n "${PROFILE:-}" ] && SERVE_FLAGS+=(--pprof)
+(cd "$WORK" && exec ./luapbx serve --config pbx.yaml "${SERVE_FLAGS[@]}" >"$WORK/luapbx.log" 2>&1) &
+PBXPID=$!
+PIDS+=($PBXPID)
+PBX=""
+for _ in $(seq 1 100); do
+	PBX=$(sed -n 's/.*luapbx ready.*sip=udp:\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
+	[ -n "$PBX" ] && break
+	kill -0 "$PBXPID" 2>/dev/null || { cat "$WORK/luapbx.log" >&2; exit 1; }
+	sleep 0.1
+done
+[ -n "$PBX" ] || { echo "media.sh: luapbx not ready after 10 s" >&2; cat "$WORK/luapbx.log" >&2; exit 1; }
+HTTP=$(sed -n 's/.*luapbx ready.*http=\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
+[ -n "$HTTP" ] || { echo "media.sh: luapbx did not say its http address" >&2; exit 1; }
+
+TCK=$(getconf CLK_TCK)
+ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# snmp_udp COLUMN prints a Udp counter of /proc/net/snmp (machine-wide).
+snmp_udp() { awk -v col="$1" '/^Udp:/ {n++; if (n == 1) for (i = 1; i <= NF; i++) if ($i == col) c = i; if (n == 2) print $c}' /proc/net/snmp; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$PBXPID/status"; }
+# idle_ticks and all_ticks: the machine's CPU time from /proc/stat.
+idle_ticks() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
+all_ticks() { awk '/^cpu / {s = 0; for (i = 2; i <= 9; i++) s += $i; print s}' /proc/stat; }
+# try_metric NAME prints a sample of luapbx's /metrics (0 when absent), or
+# nothing when luapbx does not answer within 5 s (it may be overloaded).
+try_metric() {
+	local out
+	out=$(curl -sf -m 5 "http://$HTTP/metrics") || return 0
+	awk -v m="$1" '$1 == m {v = $2} END {printf "%.0f\n", v + 0}' <<<"$out"
+}
+# metric NAME is try_metric that insists: 4 tries, then the script fails.
+metric() {
+	local v i
+	for i in 1 2 3 4; do
+		v=$(try_metric "$1")
+		[ -n "$v" ] && { echo "$v"; return; }
+		kill -0 "$PBXPID" 2>/dev/null || break
+	done
+	echo "media.sh: luapbx's /metrics did not answer (is luapbx still up?)" >&2
+	tail -5 "$WORK/luapbx.log" >&2
+	exit 1
+}
+# stat_of FILE COLUMN prints COLUMN of the last line of a SIPp stats CSV.
+stat_of() {
+	awk -F';' -v col="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == col) c = i; next}
+		{v = $c} END {if (!c) {print "media.sh: no column " col > "/dev/stderr"; exit 1} print v + 0}' "$1"
+}
+curl -sf "http://$HTTP/metrics" | grep -q '^luapbx_rtp_packets_out_total' ||
+	{ echo "media.sh: luapbx's /metrics has no luapbx_rtp_packets_out_total" >&2; exit 1; }
+
+CALL_S=$(awk -v p="$PLAYS" -v ms="$PLAY_MS" 'BEGIN {printf "%.1f", (p * ms + 1000) / 1000}')
+echo "luapbx $PBX (pid $PBXPID), gateway 127.0.0.1:$UAS_PORT, calls of ${CALL_S}s ($PLAYS x $PKTS-packet PCMA pcap each way), record: $RECORD_YAML"
+echo "machine: $(nproc) cores; SIPp shares them; steps (concurrent calls): $STEPS"
+printf '%5s %5s %4s %5s %9s %9s %9s %9s %8s %10s %9s %7s %7s %5s %7s %6s %5s\n' \
+	calls ok fail peak sent pbx_in relayed arrived loss_% cpu_us/pkt steady_us pbx_%1 sipp_%1 idle% rss_MB drops wavs
+BEST=0
+for N in $STEPS; do
+	STATS="$WORK/uac_$N.csv"
+	# Set-ups at most MAX_RATE/s: this measures media, cps.sh the call rate.
+	RATE=$(((N + RAMP_S - 1) / RAMP_S))
+	[ "$RATE" -lt 10 ] && RATE=10
+	[ "$RATE" -gt "$MAX_RATE" ] && RATE=$MAX_RATE
+	ramp_s=$(((N + RATE - 1) / RATE))
+	limit_s=$((ramp_s + PLAYS * PLAY_MS / 1000 + 30))
+	in0=$(metric luapbx_rtp_packets_in_total)
+	out0=$(metric luapbx_rtp_packets_out_total)
+	t0=$(ticks_of "$PBXPID")
+	uas0=$(ticks_of "$UAS")
+	noports0=$(snmp_udp NoPorts)
+	drops0=$(snmp_udp RcvbufErrors)
+	idle0=$(idle_ticks)
+	all0=$(all_ticks)
+	code=0
+	(cd "$WORK" && exec sipp "$PBX" -sf media_uac.xml -s 9000 -auth_uri "9000@$PBX" \
+		-i 127.0.0.1 -mi 127.0.0.1 -p "$UAC_PORT" -mp "$UAC_MP" -cp 0 -set plays "$PLAYS" \
+		-r "$RATE" -m "$N" -l "$N" -buff_size 4194304 -nostdin -timeout "${limit_s}s" -timeout_error \
+		-trace_stat -stf "$STATS" -fd 1 -trace_err -error_file "$WORK/uac_$N.err" >"$WORK/uac_$N.out" 2>&1) &
+	uac=$!
+	PIDS+=($uac)
+	if [ -n "${PROFILE:-}" ]; then
+		secs=$((PLAYS * PLAY_MS / 1000 - 2))
+		[ "$secs" -gt 20 ] && secs=20
+		[ "$secs" -lt 1 ] && secs=1
+		(sleep "$ramp_s"; curl -sf -o "$PROFILE.$N.pprof" "http://$HTTP/debug/pprof/profile?seconds=$secs" ||
+			echo "media.sh: no profile for step $N" >&2) &
+		PIDS+=($!)
+	fi
+	# While the UAC runs: the most calls luapbx has up, and the UAC's CPU.
+	# While all N are up: luapbx's CPU over that window, for the steady figure.
+	peak=0
+	uac_ticks=0
+	w0="" w1=""
+	while kill -0 "$uac" 2>/dev/null; do
+		a=$(try_metric luapbx_active_calls) # skip a sample it is too busy to give
+		[ -n "$a" ] && [ "$a" -gt "$peak" ] && peak=$a
+		if [ "$a" = "$N" ]; then
+			w1="$(ticks_of "$PBXPID") $(date +%s.%N)"
+			[ -n "$w0" ] || w0=$w1
+		fi
+		u=$(ticks_of "$uac")
+		[ "$u" -gt "$uac_ticks" ] && uac_ticks=$u
+		sleep 1
+	done
+	wait "$uac" || code=$?
+	# Relays count their packets when they end: wait for the last hang-ups.
+	settle=$((SECONDS + 15))
+	while [ "$SECONDS" -lt "$settle" ]; do
+		[ "$(try_metric luapbx_active_calls)" = 0 ] && break
+		sleep 0.2
+	done
+	sleep 0.5
+	in1=$(metric luapbx_rtp_packets_in_total)
+	out1=$(metric luapbx_rtp_packets_out_total)
+	t1=$(ticks_of "$PBXPID")
+	uas1=$(ticks_of "$UAS")
+	noports=$(($(snmp_udp NoPorts) - noports0))
+	drops=$(($(snmp_udp RcvbufErrors) - drops0))
+	idle=$(($(idle_ticks) - idle0))
+	all=$(($(all_ticks) - all0))
+	if [ ! -s "$STATS" ]; then
+		echo "media.sh: sipp UAC exited $code without statistics:" >&2
+		tail -20 "$WORK/uac_$N.out" >&2
+		exit 1
+	fi
+	ok=$(stat_of "$STATS" "SuccessfulCall(C)")
+	failed=$(stat_of "$STATS" "FailedCall(C)")
+	pin=$((in1 - in0))
+	relayed=$((out1 - out0))
+	sent=$((ok * 2 * PLAYS * PKTS))
+	arrived=$noports
+	[ "$arrived" -gt "$relayed" ] && arrived=$relayed
+	# The wall time of the step, for the CPU shares: from the /proc/stat ticks.
+	wall_ticks=$(awk -v a="$all" -v n="$(nproc)" 'BEGIN {printf "%.0f", a / n}')
+	row=$(awk -v sent="$sent" -v arr="$arrived" -v rel="$relayed" -v t=$((t1 - t0)) -v hz="$TCK" \
+		-v sipp=$((uac_ticks + uas1 - uas0)) -v wall="$wall_ticks" -v idle="$idle" -v all="$all" 'BEGIN {
+		loss = sent ? 100 * (1 - arr / sent) : 100
+		cpu = rel ? sprintf("%.2f", t * 1e6 / hz / rel) : "-"
+		if (wall < 1) wall = 1
+		if (all < 1) all = 1
+		printf "%.3f %s %.0f %.0f %.0f", loss, cpu, 100 * t / wall, 100 * sipp / wall, 100 * idle / all}')
+	read -r loss cpu_us pbx_pct sipp_pct idle_pct <<<"$row"
+	# steady: luapbx's CPU while all N calls were up over the packets the
+	# plays send meanwhile (N x 2 x PKTS per PLAY_MS): no set-up or hang-up.
+	steady=$(awk -v w0="${w0:-0 0}" -v w1="${w1:-0 0}" -v n="$N" -v pk="$PKTS" -v ms="$PLAY_MS" -v hz="$TCK" 'BEGIN {
+		split(w0, a, " "); split(w1, b, " "); d = b[2] - a[2]
+		if (d < 2) {print "-"; exit}
+		printf "%.2f", (b[1] - a[1]) * 1e6 / hz / (n * 2 * pk * 1000 / ms * d)}')
+	rss=$(awk -v kb="$(hwm_kb)" 'BEGIN {printf "%.1f", kb / 1024}')
+	# One WAV per call proves the recording was on; then they can go.
+	wavs=0
+	[ -d "$WORK/var/recordings" ] && wavs=$(find "$WORK/var/recordings" -name '*.wav' | wc -l)
+	[ "${KEEP:-0}" = 1 ] || rm -rf "$WORK/var/recordings"
+	printf '%5s %5s %4s %5s %9s %9s %9s %9s %8s %10s %9s %7s %7s %5s %7s %6s %5s\n' "$N" "$ok" "$failed" "$peak" \
+		"$sent" "$pin" "$relayed" "$arrived" "$loss" "$cpu_us" "$steady" "$pbx_pct" "$sipp_pct" "$idle_pct" "$rss" "$drops" "$wavs"
+	if [ "$code" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$ok" -ne "$N" ]; then
+		echo "media.sh: step $N: $failed calls failed, $ok of $N set up (sipp exit $code); see below" >&2
+		tail -5 "$WORK/uac_$N.out" >&2
+		[ -s "$WORK/uac_$N.err" ] && head -15 "$WORK/uac_$N.err" >&2
+		echo "most concurrent calls held at < 0.1% loss: $BEST (before the failing step)"
+		exit 1
+	fi
+	if [ "$RECORD" = 1 ] && [ "$wavs" -ne "$ok" ]; then
+		echo "step $N: $wavs recordings for $ok calls"
+	fi
+	if [ "$noports" -gt $((relayed + relayed / 1000 + 10)) ]; then
+		echo "step $N: $((noports - relayed)) more datagrams reached closed ports than luapbx relayed (late RTP after hang-up, or other traffic)"
+	fi
+	if awk -v l="$loss" 'BEGIN {exit !(l >= 0.1)}'; then
+		echo "step $N: loss ${loss}% >= 0.1%: stopping"
+		break
+	fi
+	[ "$peak" -gt "$BEST" ] && BEST=$peak
+	sleep 2
+done
+echo "most concurrent calls held at < 0.1% loss: $BEST (calls of ${CALL_S}s, record: $RECORD_YAML)"
