@@ -35,7 +35,11 @@ const (
 	maxFrameBytes  = 1920 // 240 ms of G.711; larger payloads are dropped
 	windowFrames   = 2 * SampleRate
 	maxLeadSamples = 3 * 160 // 60 ms
-	drainEvery     = 50 * time.Millisecond
+	// drainEvery paces the writer goroutine: frames carry their arrival
+	// time, so how late they are decoded changes nothing in the file, and
+	// a slower pace wakes the goroutine of every recorded call less often
+	// (200 calls at 50 ms were 4,000 wake-ups a second).
+	drainEvery = 200 * time.Millisecond
 )
 
 // Stats counts what happened to the frames handed to Write.
@@ -162,7 +166,7 @@ func (r *Recorder) getFrame() *frame {
 	case f := <-r.free:
 		return f
 	default:
-		return &frame{data: make([]byte, 0, 160)}
+		return &frame{data: make([]byte, 0, 480)} // 60 ms of G.711: 20 and 30 ms packets never regrow it
 	}
 }
 

@@ -280,20 +280,37 @@ func TestPath(t *testing.T) {
 }
 
 func BenchmarkWrite(b *testing.B) {
-	start := time.Now()
-	r, err := New(filepath.Join(b.TempDir(), "b.wav"), WithStart(start))
-	if err != nil {
-		b.Fatal(err)
+	dir := b.TempDir()
+	var start time.Time
+	var r *Recorder
+	open := func() {
+		start = time.Now()
+		var err error
+		if r, err = New(filepath.Join(dir, "b.wav"), WithStart(start)); err != nil {
+			b.Fatal(err)
+		}
 	}
+	open()
 	p := make([]byte, 160)
 	k := 0
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Write(k&1, 0, p, start.Add(time.Duration(k>>1)*20*time.Millisecond))
 		k++
+		if k == 1<<20 { // ~3 h of audio: a new file long before the WAV's 4 GiB limit
+			b.StopTimer()
+			if _, err := r.Close(); err != nil {
+				b.Fatal(err)
+			}
+			open()
+			k = 0
+			b.StartTimer()
+		}
 	}
 	b.StopTimer()
-	r.Close()
+	if _, err := r.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkWriterSide measures the writer goroutine's work per frame:
