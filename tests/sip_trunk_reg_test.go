@@ -185,6 +185,7 @@ type trunkState struct {
 	LastCode   int       `json:"last_code"`
 	LastError  string    `json:"last_error"`
 	Failures   int       `json:"failures"`
+	Misses     int       `json:"keepalive_misses"`
 }
 
 func trunkStates(t *testing.T, srv *harness.Server) map[string]trunkState {
@@ -358,7 +359,7 @@ func TestSIPTrunkKeepaliveFailover(t *testing.T) {
 	t.Run("marked down", func(t *testing.T) {
 		srv.WaitLog(t, `msg="trunk down" trunk=p1`, 10*time.Second)
 		st := trunkStates(t, srv)
-		if st["p1"].Up || st["p1"].LastError == "" {
+		if st["p1"].Up || st["p1"].LastError == "" || st["p1"].Misses < 2 {
 			t.Errorf("/api/registrations p1 %+v, want down with the probe's error", st["p1"])
 		}
 		if !st["p2"].Up || st["p2"].LastCode != 200 {
@@ -388,8 +389,8 @@ func TestSIPTrunkKeepaliveFailover(t *testing.T) {
 		}
 		t.Cleanup(func() { p1.Close() })
 		srv.WaitLog(t, `msg="trunk up" trunk=p1`, 10*time.Second)
-		if st := trunkStates(t, srv)["p1"]; !st.Up || st.LastCode != 200 {
-			t.Errorf("/api/registrations p1 %+v, want up after a 200", st)
+		if st := trunkStates(t, srv)["p1"]; !st.Up || st.LastCode != 200 || st.LastError != "" || st.Misses != 0 {
+			t.Errorf("/api/registrations p1 %+v, want up after a 200, the probe's error cleared", st)
 		}
 		a1 := startAnswer(t, p1, phone.AnswerOptions{Count: 1}, callTimeout)
 		s := dial(t, caller, "90612345678", phone.CallOptions{HangupAfter: 200 * time.Millisecond})

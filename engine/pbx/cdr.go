@@ -63,7 +63,7 @@ func cdrRoutes(a *admin.Server, store cdr.Store) {
 			_ = cdr.WriteCSV(w, recs)
 			return
 		}
-		admin.WriteJSON(w, http.StatusOK, map[string]any{"records": recs})
+		admin.WriteJSON(w, http.StatusOK, map[string]any{"records": nonNil(recs)})
 	}))
 	a.Handle("GET /api/cdr/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec, err := store.Get(r.Context(), r.PathValue("id"))

@@ -248,11 +248,12 @@ func (p *PBX) Close() {
 // RegisterAdmin adds the PBX's routes to the admin API.
 func (p *PBX) RegisterAdmin(a *admin.Server) {
 	a.Handle("GET /api/calls", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		admin.WriteJSON(w, http.StatusOK, map[string]any{"calls": p.calls.Calls()})
+		admin.WriteJSON(w, http.StatusOK, map[string]any{"calls": nonNil(p.calls.Calls())})
 	}))
 	a.Handle("GET /api/registrations", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Empty lists, not null, for clients that iterate.
 		admin.WriteJSON(w, http.StatusOK, map[string]any{
-			"extensions": p.reg.All(), "trunks": p.trunks.States(), "bans": p.bans.List(),
+			"extensions": nonNil(p.reg.All()), "trunks": nonNil(p.trunks.States()), "bans": nonNil(p.bans.List()),
 		})
 	}))
 	if p.opts.Metrics != nil {
@@ -341,4 +342,12 @@ func (p *PBX) ended(e call.End) {
 	if p.opts.OnEnd != nil {
 		p.opts.OnEnd(e)
 	}
+}
+
+// nonNil turns a nil slice into an empty one, so it encodes as [].
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

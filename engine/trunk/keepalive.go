@@ -36,10 +36,14 @@ func (m *Manager) keepalive(ctx context.Context, s Spec) {
 		var was bool
 		m.update(s.ID, func(st *State) {
 			was = st.Up
-			st.Up = up
-			if err != nil {
+			st.Up, st.Misses = up, misses
+			switch {
+			case err != nil:
 				st.LastError = err.Error()
-			} else {
+			case st.Failures == 0:
+				// Answered, and no registration failure to keep showing.
+				st.LastCode, st.LastError = code, ""
+			default:
 				st.LastCode = code
 			}
 		})

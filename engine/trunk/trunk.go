@@ -43,8 +43,9 @@ type State struct {
 	Registered bool      `json:"registered"`
 	Expires    time.Time `json:"expires,omitzero"`
 	LastCode   int       `json:"last_code,omitempty"`
-	LastError  string    `json:"last_error,omitempty"`
-	Failures   int       `json:"failures"`
+	LastError  string    `json:"last_error,omitempty"` // the last failed registration or probe, cleared by success
+	Failures   int       `json:"failures"`             // registrations failed in a row
+	Misses     int       `json:"keepalive_misses"`     // OPTIONS probes unanswered in a row
 }
 
 // Option configures a Manager.
