@@ -5,6 +5,7 @@ package ban
 
 import (
 	"net"
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -34,6 +35,7 @@ type Tracker struct {
 	now        func() time.Time
 	maxEntries int
 	observe    func(ip string, banned bool)
+	exempt     []netip.Prefix // addresses never banned (trunks, ban_exempt)
 
 	mu        sync.Mutex
 	entries   map[string]*entry
@@ -73,12 +75,31 @@ func (t *Tracker) Fail(ip string) (banned bool) {
 	return banned
 }
 
+// SetExempt sets the addresses whose failures never ban them (a provider's
+// signalling addresses, an office NAT); set it before use.
+func (t *Tracker) SetExempt(prefixes []netip.Prefix) { t.exempt = prefixes }
+
+// Exempt reports whether ip is never banned.
+func (t *Tracker) Exempt(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range t.exempt {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Observe sets a function told of every failure and whether it banned the
 // address (for metrics); set it before use. It runs with no lock held.
 func (t *Tracker) Observe(f func(ip string, banned bool)) { t.observe = f }
 
 func (t *Tracker) fail(ip string) (banned bool) {
-	if t.after <= 0 {
+	if t.after <= 0 || (len(t.exempt) > 0 && t.Exempt(ip)) {
 		return false
 	}
 	now := t.now()
@@ -127,11 +148,15 @@ func (t *Tracker) Success(ip string) {
 	}
 }
 
-// Unban lifts a ban on ip (admin action).
-func (t *Tracker) Unban(ip string) {
+// Unban lifts a ban on ip and forgets its failures (admin action). It
+// reports whether ip was banned.
+func (t *Tracker) Unban(ip string) bool {
+	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	e := t.entries[ip]
 	delete(t.entries, ip)
+	return e != nil && now.Before(e.bannedUntil)
 }
 
 // List returns the tracked addresses, banned first, then by address.

@@ -2,6 +2,7 @@ package ban
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -189,5 +190,37 @@ func TestObserveSeesFailuresAndBans(t *testing.T) {
 	tr.Fail("10.0.0.1")
 	if fails != 2 || bans != 1 {
 		t.Fatalf("observed %d failures and %d bans, want 2 and 1", fails, bans)
+	}
+}
+
+func TestExempt(t *testing.T) {
+	tr := New(2, time.Minute, time.Hour, nil)
+	tr.SetExempt([]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::1/128")})
+	for _, tc := range []struct {
+		ip         string
+		exempt     bool
+		bannedWhen bool // after three failures
+	}{
+		{"192.0.2.7", true, false},
+		{"::ffff:192.0.2.8", true, false},
+		{"2001:db8::1", true, false},
+		{"198.51.100.1", false, true},
+		{"not-an-ip", false, true},
+	} {
+		if got := tr.Exempt(tc.ip); got != tc.exempt {
+			t.Errorf("Exempt(%s) = %v", tc.ip, got)
+		}
+		for range 3 {
+			tr.Fail(tc.ip)
+		}
+		if got := tr.Banned(tc.ip); got != tc.bannedWhen {
+			t.Errorf("%s banned = %v after 3 failures, want %v", tc.ip, got, tc.bannedWhen)
+		}
+	}
+	if !tr.Unban("198.51.100.1") || tr.Banned("198.51.100.1") {
+		t.Error("Unban did not lift the ban")
+	}
+	if tr.Unban("198.51.100.1") {
+		t.Error("Unban of an address not banned reported true")
 	}
 }

@@ -102,6 +102,11 @@ type Security struct {
 	// 1.0, SIPp 3.6 and many desk phones give up on a 401 that carries any
 	// SHA-256 challenge, even next to an MD5 one.
 	DigestAlgorithms []string `yaml:"digest_algorithms"`
+	// BanExempt lists addresses or networks whose failures never ban them
+	// (an office NAT). Every trunk's inbound_ips are exempt too: one
+	// misconfigured phone behind the provider's address must not cut the
+	// trunk off.
+	BanExempt []string `yaml:"ban_exempt"`
 }
 
 // Admin protects the admin API.

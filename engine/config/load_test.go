@@ -117,7 +117,7 @@ func TestDefaults(t *testing.T) {
 		s.Events != "integration" || len(s.HTTPAllow) != 0 || s.Timeout() != 50*time.Millisecond || s.EventTimeout() != 2*time.Second {
 		t.Errorf("scripts = %+v", s)
 	}
-	if want := (Security{5, 60, 600, 500, []string{"MD5"}}); !reflect.DeepEqual(cfg.Security, want) {
+	if want := (Security{5, 60, 600, 500, []string{"MD5"}, nil}); !reflect.DeepEqual(cfg.Security, want) {
 		t.Errorf("security = %+v, want %+v", cfg.Security, want)
 	}
 	co := cfg.Companies[0]

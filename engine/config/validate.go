@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -234,6 +235,47 @@ func checkSecurity(c *Config, rep *report) {
 		rep.errorf("security", "ban_after_failures needs ban_window_seconds and ban_seconds above 0 (or set ban_after_failures: 0 to turn bans off)")
 	}
 	checkDigestAlgorithms(c, rep)
+	for i, a := range c.Security.BanExempt {
+		if _, err := ParsePrefix(a); err != nil {
+			rep.errorf(fmt.Sprintf("security.ban_exempt[%d]", i), "bad address %q (want an IP such as 192.0.2.10 or a network such as 192.0.2.0/24)", a)
+		}
+	}
+}
+
+// ParsePrefix reads an address ("192.0.2.10", a /32 or /128) or a network
+// ("192.0.2.0/24").
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return p.Masked(), nil
+}
+
+// BanExemptions are the prefixes never banned: security.ban_exempt and
+// every trunk's inbound_ips.
+func (c *Config) BanExemptions() []netip.Prefix {
+	var out []netip.Prefix
+	add := func(s string) {
+		if p, err := ParsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	for _, s := range c.Security.BanExempt {
+		add(s)
+	}
+	for _, co := range c.Companies {
+		for _, t := range co.Trunks {
+			for _, s := range t.InboundIPs {
+				add(s)
+			}
+		}
+	}
+	return out
 }
 
 // checkDigestAlgorithms normalises security.digest_algorithms ("md5" ->

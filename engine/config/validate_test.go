@@ -67,6 +67,8 @@ func TestValidationErrors(t *testing.T) {
 			"pbx.yaml:4: companies[0].extensions[0].ha1: extension 201 has only an MD5 ha1, but security.digest_algorithms offers no MD5: add MD5 or give it a password"}},
 		{"keepalive out of range", base + "    trunks: [{id: p1, host: \"127.0.0.1:5070\", transport: udp, keepalive_seconds: -5}]\n", []string{
 			"pbx.yaml:5: companies[0].trunks[0].keepalive_seconds: want 1..3600 seconds (0 = the default, 30), got -5"}},
+		{"bad ban exemption", base + "security: {ban_exempt: [192.0.2.0/24, office]}\n", []string{
+			`pbx.yaml:5: security.ban_exempt[1]: bad address "office" (want an IP such as 192.0.2.10 or a network such as 192.0.2.0/24)`}},
 		{"second document", base + "---\nlisten: {}\n", []string{
 			"pbx.yaml:5: a second YAML document (---): put everything in one"}},
 		{"unknown key with a suggestion", base + "    extensionz: []\n", []string{

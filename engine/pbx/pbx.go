@@ -83,6 +83,7 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	sec := cfg.Security
 	p.bans = ban.New(sec.BanAfterFailures, time.Duration(sec.BanWindowSeconds)*time.Second,
 		time.Duration(sec.BanSeconds)*time.Second, time.Now)
+	p.bans.SetExempt(cfg.BanExemptions())
 	if m := opts.Metrics; m != nil {
 		p.bans.Observe(func(ip string, banned bool) {
 			m.AuthFailures.Inc()
@@ -255,6 +256,15 @@ func (p *PBX) RegisterAdmin(a *admin.Server) {
 		admin.WriteJSON(w, http.StatusOK, map[string]any{
 			"extensions": nonNil(p.reg.All()), "trunks": nonNil(p.trunks.States()), "bans": nonNil(p.bans.List()),
 		})
+	}))
+	a.Handle("DELETE /api/bans/{ip}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := r.PathValue("ip")
+		if !p.bans.Unban(ip) {
+			admin.WriteError(w, http.StatusNotFound, fmt.Errorf("%s is not banned", ip))
+			return
+		}
+		p.log.Warn("ban lifted by the admin API", "ip", ip)
+		admin.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "ip": ip})
 	}))
 	if p.opts.Metrics != nil {
 		a.Handle("GET /metrics", p.opts.Metrics.Handler())
