@@ -215,6 +215,9 @@ func callTable(s *state, c *routing.Call) *lua.LTable {
 		t.RawSetString("time_iso", lua.LString(c.Time.Format("2006-01-02T15:04:05-07:00")))
 	}
 	t.RawSetString("header", s.header)
+	if c.Test {
+		t.RawSetString("test", lua.LTrue)
+	}
 	return t
 }
 

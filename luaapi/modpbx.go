@@ -17,8 +17,8 @@ func (p *Program) openModules(s *state) {
 	L.SetGlobal("pbx", L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 		"log":    func(L *lua.LState) int { return p.pbxLog(s, L) },
 		"now":    p.pbxNow,
-		"kv_get": p.pbxKVGet,
-		"kv_set": p.pbxKVSet,
+		"kv_get": func(L *lua.LState) int { return p.pbxKVGet(s, L) },
+		"kv_set": func(L *lua.LState) int { return p.pbxKVSet(s, L) },
 	}))
 	L.SetGlobal("json", L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 		"encode": jsonEncode,
@@ -83,6 +83,14 @@ func (p *Program) logArgs(s *state, L *lua.LState, level slog.Level, first int) 
 	attrs := []any{"script", filepath.Base(file), "line", line}
 	if s.call != nil {
 		attrs = append(attrs, "call_id", s.call.ID)
+		if s.call.Test && level > slog.LevelDebug {
+			// A plan test's script lines are for --debug: at every start
+			// and reload they would read like faults of live calls.
+			level = slog.LevelDebug
+			if !p.log.Enabled(ctx, level) {
+				return
+			}
+		}
 	}
 	p.log.Log(ctx, level, strings.Join(parts, " "), attrs...)
 }
@@ -94,9 +102,9 @@ func (p *Program) pbxNow(L *lua.LState) int {
 }
 
 // pbxKVGet is pbx.kv_get(key): the value, or nil when unset or expired.
-func (p *Program) pbxKVGet(L *lua.LState) int {
+func (p *Program) pbxKVGet(s *state, L *lua.LState) int {
 	key := L.CheckString(1)
-	v, ok := p.kv.Get(key, p.opts.Now())
+	v, ok := p.store(s).Get(key, p.opts.Now())
 	if !ok {
 		L.Push(lua.LNil)
 		return 1
@@ -105,10 +113,21 @@ func (p *Program) pbxKVGet(L *lua.LState) int {
 	return 1
 }
 
+// store is the kv store a hook on s uses: a separate one for the calls of
+// a plan's tests:, which must neither see what live calls cached (an
+// on-call number would change a test's answer) nor leave anything for
+// them (a "CRM down" mark set while testing a reload).
+func (p *Program) store(s *state) *KV {
+	if s.call != nil && s.call.Test {
+		return p.testKV
+	}
+	return p.kv
+}
+
 // pbxKVSet is pbx.kv_set(key, value[, ttl_seconds]): true, or nil and an
 // error when the store is full. A nil value deletes the key. Values are
 // strings, numbers, booleans or tables of those (copied).
-func (p *Program) pbxKVSet(L *lua.LState) int {
+func (p *Program) pbxKVSet(s *state, L *lua.LState) int {
 	key := L.CheckString(1)
 	val, err := toGo(L.Get(2), 0)
 	if err != nil {
@@ -118,7 +137,7 @@ func (p *Program) pbxKVSet(L *lua.LState) int {
 	if ttl < 0 {
 		L.ArgError(3, "ttl_seconds must not be negative")
 	}
-	if err := p.kv.Set(key, val, ttl, p.opts.Now()); err != nil {
+	if err := p.store(s).Set(key, val, ttl, p.opts.Now()); err != nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(err.Error()))
 		return 2

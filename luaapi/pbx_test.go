@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"luapbx/engine/routing"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,34 @@ func TestPbxLogCallID(t *testing.T) {
 	}
 	if want := "call_id=" + c.ID; !strings.Contains(lines[1], want) || !strings.Contains(lines[1], "line=3") {
 		t.Errorf("hook line %q, want %s and line=3", lines[1], want)
+	}
+}
+
+// A plan test's call (Test) sees call.test, a kv store of its own, and
+// logs at debug level; a live call sees none of what the test wrote.
+func TestTestCallsAreIsolated(t *testing.T) {
+	log, buf := bufLogger()
+	p := load(t, map[string]string{"r.lua": `
+function on_route(call, d)
+  pbx.log("warn", "seen", call.test and "test" or "live", pbx.kv_get("mark") or "none")
+  pbx.kv_set("mark", call.test and "from-test" or "from-live")
+end
+`}, Options{Logger: log})
+	test := testCall()
+	test.ID, test.Test = "test-1", true
+	live := testCall()
+	for _, c := range []*routing.Call{test, live, test, live} {
+		if _, err := p.Route(c, testDecision()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := buf.String()
+	for _, want := range []string{
+		`level=DEBUG msg="seen test none"`, `level=WARN msg="seen live none"`,
+		`level=DEBUG msg="seen test from-test"`, `level=WARN msg="seen live from-live"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
 	}
 }

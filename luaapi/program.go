@@ -52,6 +52,7 @@ type Program struct {
 	free chan *state   // idle states
 
 	kv     *KV
+	testKV *KV // what test calls (tests:) read and write: never the live store
 	client *http.Client
 	allow  allowList
 
@@ -103,6 +104,7 @@ func newProgram(scripts []script, opts Options) (*Program, error) {
 		sem:     make(chan struct{}, opts.Concurrency),
 		free:    make(chan *state, opts.Concurrency+opts.Workers),
 		kv:      opts.KV,
+		testKV:  NewKV(DefaultKVMaxEntries),
 		allow:   allow,
 		queue:   make(chan engine.Event, opts.QueueSize),
 		stop:    make(chan struct{}),

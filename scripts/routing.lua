@@ -18,6 +18,9 @@ function on_route(call, decision)
   local t = decision.target or ""
   if not (t:find("^ivr:") or t:find("^user:") or t:find("^group:")) then return nil end
 
+  -- The plan's tests: (call.test) get the built-in answer whatever the CRM
+  -- says today, so that a reload's checks do not depend on it.
+  if call.test then return nil end
   local manager = crm_account_manager(call.from)
   if manager then
     return {target = "user:" .. manager}

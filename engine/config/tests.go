@@ -136,7 +136,7 @@ func runTest(cfg *Config, t *Test, i int, r *routing.Router, hooks routing.Hooks
 	if res.Name == "" {
 		res.Name = fmt.Sprintf("test %d (%s to %s)", i+1, t.From, t.To)
 	}
-	call := routing.Call{ID: fmt.Sprintf("test-%d", i+1), From: t.From, To: t.To, Trunk: t.Trunk}
+	call := routing.Call{ID: fmt.Sprintf("test-%d", i+1), From: t.From, To: t.To, Trunk: t.Trunk, Test: true}
 	if err := r.Classify(&call, t.Company); err != nil {
 		res.Err = err
 		return res

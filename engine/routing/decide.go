@@ -17,6 +17,9 @@ type Call struct {
 	Extension  string // internal calls from an extension: its number
 	Time       time.Time
 	Header     func(name string) string // SIP header of the incoming INVITE; nil outside calls
+	// Test marks a call made up by a plan's tests: (luapbx check, or the
+	// checks of a reload): hooks may skip side effects; Lua sees call.test.
+	Test bool
 }
 
 // Source tells who made the final decision.
