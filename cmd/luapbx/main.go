@@ -16,7 +16,8 @@ var version = "dev"
 const usage = `luapbx: a programmable PBX in one binary
 
 Usage:
-  luapbx serve [--config scripts/pbx.yaml] [--sip-trace]   run the PBX
+  luapbx serve [--config scripts/pbx.yaml] [--sip-trace] [--debug] [--pprof]
+                                                           run the PBX
   luapbx check [--config ...] [--no-lua]                    validate the plan and run its tests
   luapbx route --from N --to N [--company C] [--trunk T] [--at 2026-11-23T10:00] [--no-lua] [--json]
                                                            decide a call without placing it, and explain

@@ -26,6 +26,9 @@ type AnswerOptions struct {
 	NoRinging bool
 	// Expect is the final status each call should end with (default 2xx).
 	Expect int
+	// OnEnd, if set, gets each call's summary as soon as the call ends
+	// (Wait still returns them all). It must not block.
+	OnEnd func(Summary)
 }
 
 // answerer is the active Answer call: incoming INVITEs are handled by it.
@@ -43,6 +46,9 @@ type answerer struct {
 func (a *answerer) add(s Summary) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.opts.OnEnd != nil {
+		a.opts.OnEnd(s) // under the lock: summaries come out one at a time, in order
+	}
 	a.results = append(a.results, s)
 	if len(a.results) == a.opts.Count {
 		close(a.done)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,6 +53,7 @@ func (s seconds) Set(v string) error {
 
 type cliFlags struct {
 	cfg                      Config
+	onEnd                    func(Summary) // answer: print a call's summary when it ends
 	timeout, expires         time.Duration
 	hangupAfter, cancelAfter time.Duration
 	answerAfter              time.Duration
@@ -150,12 +152,22 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer func() { _ = p.Close() }()
+	// answer prints each call's summary when it ends (a test or a person
+	// watching stdout sees calls as they happen); the others at the end.
+	var printed atomic.Int64
+	f.onEnd = func(s Summary) {
+		if out.Encode(s) == nil {
+			printed.Add(1)
+		}
+	}
 	sums, err := run(ctx, p, &f, pos)
 	status := 0
-	for _, s := range sums {
-		if encErr := out.Encode(s); encErr != nil {
-			fmt.Fprintln(stderr, encErr)
-			return 1
+	for i, s := range sums {
+		if cmd != "answer" || int64(i) >= printed.Load() {
+			if encErr := out.Encode(s); encErr != nil {
+				fmt.Fprintln(stderr, encErr)
+				return 1
+			}
 		}
 		if !s.ExpectOK {
 			status = 1
@@ -190,7 +202,7 @@ func answerCommand(ctx context.Context, p *Phone, f *cliFlags, _ []string) ([]Su
 	// Answer before registering: a call may follow the registration at once.
 	an, err := p.StartAnswer(ctx, AnswerOptions{
 		Count: f.count, Delay: f.answerAfter, Reject: f.reject,
-		HangupAfter: f.hangupAfter, NoRinging: f.noRinging, Expect: f.expect,
+		HangupAfter: f.hangupAfter, NoRinging: f.noRinging, Expect: f.expect, OnEnd: f.onEnd,
 	})
 	if err != nil {
 		return nil, err

@@ -104,6 +104,46 @@ func TestMainCommands(t *testing.T) {
 			t.Fatalf("answer did not unregister: %+v", bs)
 		}
 	})
+	t.Run("answer prints each call as it ends", func(t *testing.T) {
+		out := &lockedBuffer{}
+		var wg sync.WaitGroup
+		var code int
+		wg.Go(func() {
+			code = Main(ctx, []string{"answer", "--server", srv.addr, "--user", "202", "--password", "pw202",
+				"--domain", testRealm, "--count", "2", "--hangup-after", "50ms"}, out, &lockedBuffer{})
+		})
+		var contact string
+		for range 400 {
+			if bs := srv.reg.Lookup("202"); len(bs) == 1 {
+				contact = bs[0].ContactURI
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if contact == "" {
+			t.Fatal("answering phone never registered")
+		}
+		if c, _, e := runMain(ctx, "call", contact, "--server", srv.addr); c != 0 {
+			t.Fatalf("first call: %d %s", c, e)
+		}
+		lines := 0
+		for range 200 { // the first summary is out while the phone still answers
+			if lines = strings.Count(out.String(), "\n"); lines > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if lines != 1 {
+			t.Fatalf("after the first call, stdout holds %d lines, want 1", lines)
+		}
+		if c, _, e := runMain(ctx, "call", contact, "--server", srv.addr); c != 0 {
+			t.Fatalf("second call: %d %s", c, e)
+		}
+		wg.Wait()
+		if code != 0 || strings.Count(out.String(), "\n") != 2 {
+			t.Fatalf("answer exited %d with %q, want two summaries", code, out.String())
+		}
+	})
 	t.Run("call expecting busy", func(t *testing.T) {
 		b := newPhone(t, Config{User: "203"})
 		wait := answerAsync(ctx, t, b, AnswerOptions{Reject: 486, Expect: 486})
@@ -113,4 +153,22 @@ func TestMainCommands(t *testing.T) {
 			t.Fatalf("code %d %+v", code, sums)
 		}
 	})
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
