@@ -84,10 +84,13 @@ func IVR(ctx context.Context, s *Session, cfg IVRConfig) (string, error) {
 	defer s.release()
 	cfg.defaults()
 	log := s.log.With("ivr", cfg.ID)
-	s.flush()
+	// Keys pressed before the menu was ready (right at the answer) count,
+	// as if they had interrupted the prompt.
+	ahead := s.flushDigits()
 	prompts := []*player.Prompt{cfg.Prompt}
 	for attempt := 1; ; attempt++ {
-		digits, err := s.collect(ctx, &cfg, prompts)
+		digits, err := s.collect(ctx, &cfg, prompts, ahead)
+		ahead = ""
 		if err != nil {
 			return "", err
 		}
@@ -118,15 +121,20 @@ func fallback(cfg IVRConfig) (string, error) {
 // collect plays prompts (a digit interrupts them) and gathers digits until
 // they name an option that no longer option extends, can no longer name
 // one, or the caller stops pressing keys. It returns "" when no key was
-// pressed within Timeout.
-func (s *Session) collect(ctx context.Context, cfg *IVRConfig, prompts []*player.Prompt) (string, error) {
+// pressed within Timeout. ahead holds digits pressed before it started:
+// the prompts are then skipped.
+func (s *Session) collect(ctx context.Context, cfg *IVRConfig, prompts []*player.Prompt, ahead string) (string, error) {
 	var digits strings.Builder
+	digits.WriteString(ahead)
 	barge := func(p *Packet) bool {
 		if p.Digit != 0 {
 			digits.WriteRune(p.Digit)
 			return true
 		}
 		return false
+	}
+	if ahead != "" {
+		prompts = nil
 	}
 	for _, p := range prompts {
 		interrupted, err := s.playPrompt(ctx, p, barge)

@@ -133,3 +133,24 @@ func TestIVRConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestIVRTypeAhead: a key pressed before the menu starts (right at the
+// answer, while the PBX is still setting up) is the choice, not lost.
+func TestIVRTypeAhead(t *testing.T) {
+	r := newRig(t, g711.PTPCMU)
+	r.ph.sendDigit('2')
+	if !waitFor(2*time.Second, func() bool { return r.s.Stats().Digits == 1 }) {
+		t.Fatal("the session did not see the digit")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	got, err := IVR(ctx, r.s, IVRConfig{Prompt: testPrompt(2*time.Second, 1), Timeout: 3 * time.Second,
+		Options: map[string]string{"1": "user:201", "2": "user:202"}})
+	if err != nil || got != "user:202" {
+		t.Fatalf("IVR = %q, %v; want user:202", got, err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("took %v: the menu played despite the key pressed ahead", took)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 
 	"luapbx/media/g711"
 	"luapbx/media/player"
@@ -112,6 +113,11 @@ func (s *Session) send(ctx context.Context, frames [][]byte, pt uint8, loop bool
 			}
 		case <-pc.C():
 			if err := s.m.WriteAudio(frames[i], pt); err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					// The media was closed under us: the same end as
+					// the reader seeing it (which may not have yet).
+					return false, fmt.Errorf("%w: %w", ErrMediaEnded, err)
+				}
 				return false, fmt.Errorf("apps: send frame: %w", err)
 			}
 			pc.Next()

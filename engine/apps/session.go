@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,6 +234,22 @@ func (s *Session) flush() {
 		case <-s.pkts:
 		default:
 			return
+		}
+	}
+}
+
+// flushDigits is flush keeping the digits of the discarded packets (keys
+// pressed ahead of an application).
+func (s *Session) flushDigits() string {
+	var b strings.Builder
+	for {
+		select {
+		case p := <-s.pkts:
+			if p.Digit != 0 {
+				b.WriteRune(p.Digit)
+			}
+		default:
+			return b.String()
 		}
 	}
 }

@@ -68,6 +68,7 @@ type Call struct {
 	// owner-only
 	winner     *leg
 	relayed    bool // a provisional with SDP went to A
+	held       bool // the media layer answered A and holds its media (an IVR led on)
 	endOnce    sync.Once
 	outTrunk   string
 	calleeSlot string // limit slot of the answered callee, dropped at the end
@@ -127,7 +128,8 @@ func (c *Call) dialog() *sipgo.DialogServerSession { return c.a }
 func (c *Call) setState(s State) {
 	c.mu.Lock()
 	c.state = s
-	if s == StateAnswered {
+	if s == StateAnswered && c.answered.IsZero() {
+		// Once: a caller answered by an IVR rings its choice after.
 		c.answered = c.m.cfg.Now()
 	}
 	c.mu.Unlock()

@@ -113,7 +113,9 @@ func (c *Call) ringEvent(ev event) (result, bool) {
 		if l != nil && l.active {
 			l.gotResp = true
 			l.setState("ringing")
-			c.relayProvisional(ev.res)
+			if !c.held { // an answered caller hears our ring-back instead
+				c.relayProvisional(ev.res)
+			}
 		}
 	case evAnswered:
 		if l.active && c.winner == nil {
@@ -135,6 +137,11 @@ func (c *Call) ringEvent(ev event) (result, bool) {
 	case evReinvite:
 		respond(ev.tx, ev.req, 491, "Request Pending")
 		close(ev.done)
+	case evHangup:
+		if c.held { // the answered caller's media ended (rtp_timeout)
+			c.log.Info("the PBX hangs up while ringing", "cause", ev.cause)
+			return result{code: 503, cause: ev.cause, by: BySystem}, true
+		}
 	}
 	return result{}, false
 }

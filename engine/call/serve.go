@@ -104,10 +104,32 @@ func (c *Call) run() {
 	c.event("call.start", nil)
 	c.event("call.routed", map[string]any{"target": d.Target.String(), "number": d.Number, "rule": d.Rule})
 	res := c.execute(d.Target, d.Number)
-	if res.answered && c.winner != nil {
+	switch {
+	case res.answered && c.winner != nil:
 		res = c.talk()
+	case c.held && !res.answered:
+		res = c.dropHeld(res)
 	}
 	c.finish(res)
+}
+
+// dropHeld ends a call whose caller the PBX answered (an IVR) when the
+// target it chose did not answer: the caller, past its final response,
+// gets BYE. The record keeps why (busy, no_answer, ...) as the cause.
+func (c *Call) dropHeld(r result) result {
+	// The disposition is what became of the choice: no_answer, busy, ...
+	disp := r.disposition()
+	if r.cancelled { // the caller hung up while its choice rang
+		return result{answered: true, code: 200, cause: "cancel", by: ByCaller, disp: disp}
+	}
+	c.log.Info("the chosen target did not answer: hanging up", "target", c.Decision.Target.String(),
+		"code", r.code, "cause", r.cause)
+	c.byeCaller()
+	by := r.by
+	if by == "" {
+		by = BySystem
+	}
+	return result{answered: true, code: 200, cause: r.cause, by: by, disp: disp}
 }
 
 // finish answers A if it is still waiting, waits for every leg, and
@@ -188,10 +210,15 @@ type result struct {
 	cause     string
 	by        string
 	rejected  bool // a reject: target or policy
+	// disp overrides the disposition: a caller answered by an IVR whose
+	// choice was not answered ends as that choice did (no_answer, busy).
+	disp string
 }
 
 func (r result) disposition() string {
 	switch {
+	case r.disp != "":
+		return r.disp
 	case r.answered:
 		return DispAnswered
 	case r.rejected:

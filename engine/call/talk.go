@@ -16,11 +16,42 @@ func (c *Call) talk() result {
 	if c.calleeSlot != "" {
 		defer c.m.drop(c.calleeSlot)
 	}
+	if c.held {
+		return c.talkHeld()
+	}
 	body := c.rewrite("a", w.sess.InviteResponse.Body())
 	res := sip.NewSDPResponseFromRequest(c.a.InviteRequest, body)
 	acked := make(chan error, 1)
 	c.goTracked(func() { acked <- c.a.WriteResponse(res) })
 	c.log.Info("callee answered", "leg", w.spec.name)
+	return c.talkLoop(acked)
+}
+
+// talkHeld bridges a caller the PBX had answered (an IVR) to the callee
+// that answered its choice: no response goes to the caller, whose SDP
+// stays valid; the media layer relays its RTP to the callee.
+func (c *Call) talkHeld() result {
+	w := c.winner
+	if err := c.m.cfg.Media.Bridge(c, w.sess.InviteResponse.Body()); err != nil {
+		c.byeCallee()
+		if c.a.Context().Err() != nil { // the caller's BYE crossed the answer
+			c.log.Info("callee answered as the caller hung up", "leg", w.spec.name)
+			return result{answered: true, code: 200, cause: "normal", by: ByCaller}
+		}
+		c.log.Warn("callee answered but the caller could not be bridged", "leg", w.spec.name, "error", err)
+		c.byeCaller()
+		return result{answered: true, code: 200, cause: "media_failed", by: BySystem}
+	}
+	c.log.Info("callee answered: bridged to the answered caller", "leg", w.spec.name)
+	c.setState(StateAnswered) // the answer time stays the IVR's
+	c.event("call.answered", map[string]any{"callee": w.spec.name})
+	return c.talkLoop(nil)
+}
+
+// talkLoop relays until either side hangs up; acked (nil when the caller
+// was answered before) reports the caller's ACK of the callee's 200.
+func (c *Call) talkLoop(acked chan error) result {
+	w := c.winner
 	if w.byeIn {
 		// The callee hung up before its 200 was handled.
 		return c.hangupCaller(acked, ByCallee, "normal")
@@ -64,6 +95,9 @@ func (c *Call) markAnswered() {
 		return
 	}
 	c.setState(StateAnswered)
+	if o, ok := c.m.cfg.Media.(AnswerObserver); ok {
+		o.Answered(c)
+	}
 	c.event("call.answered", map[string]any{"callee": c.winner.spec.name})
 }
 

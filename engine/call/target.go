@@ -39,7 +39,19 @@ func (c *Call) execute(t routing.Target, number string) result {
 		case routing.TargetGateway:
 			r = c.ringGateway(t.Trunks(), number)
 		case routing.TargetIVR, routing.TargetVoicemail, routing.TargetPlay, routing.TargetApp:
-			return c.media(t)
+			r, nt := c.media(t)
+			if nt == nil {
+				return r
+			}
+			// The caller chose where to go (an IVR option): it stays
+			// answered while that target rings.
+			c.held = true
+			c.Decision.Target = *nt
+			c.log.Info("media target leads on", "from_target", t.String(), "target", nt.String())
+			c.event("call.routed", map[string]any{"target": nt.String(), "number": number, "rule": c.Decision.Rule,
+				"after": t.String()})
+			t = *nt
+			continue
 		default:
 			return result{code: 404, cause: "no_route", by: BySystem, rejected: true}
 		}
@@ -57,20 +69,28 @@ func (c *Call) execute(t routing.Target, number string) result {
 	return result{code: 482, cause: "loop", by: BySystem, rejected: true}
 }
 
-// media hands ivr/voicemail/play/app targets to the media layer.
-func (c *Call) media(t routing.Target) result {
+// media hands ivr/voicemail/play/app targets to the media layer; next is
+// the target an application chose for the call layer to ring.
+func (c *Call) media(t routing.Target) (result, *routing.Target) {
 	if c.m.cfg.Media != nil {
-		if code := c.m.cfg.Media.Serve(c.ctx, c, t); code != 0 {
-			return result{code: code, cause: "media", by: BySystem}
+		if c.held { // back on the leg the media layer answered (a fallback)
+			c.setState(StateAnswered)
 		}
-		return result{answered: true, code: 200, cause: "media", by: BySystem}
+		code, next := c.m.cfg.Media.Serve(c.ctx, c, t)
+		switch {
+		case code != 0:
+			return result{code: code, cause: "media", by: BySystem}, nil
+		case next != nil:
+			return result{}, next
+		}
+		return result{answered: true, code: 200, cause: "media", by: BySystem}, nil
 	}
 	code := 501
 	if t.Kind == routing.TargetVoicemail {
 		code = 480
 	}
 	c.log.Warn("media targets are not available yet", "target", t.String(), "code", code)
-	return result{code: code, cause: "media_unavailable", by: BySystem}
+	return result{code: code, cause: "media_unavailable", by: BySystem}, nil
 }
 
 // contacts lists the legs to ring for an extension, or a failure code:

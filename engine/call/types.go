@@ -93,12 +93,31 @@ type Transport interface {
 	Contact(transport string) sip.ContactHeader
 }
 
-// Media plays ivr, voicemail, play and app targets. Serve runs the target
-// on the answered or unanswered A leg and returns the SIP code to answer A
-// with when it did not answer it itself (0 when it did). Not implemented in
+// Media plays ivr, voicemail, play and app targets. Not implemented in
 // this package: without a Media, those targets are answered 480/501.
+//
+// Serve runs the target on the caller's leg and returns the SIP code to
+// answer A with when it did not answer it itself (0 when it did). When
+// the application leads to a target the call layer rings (an IVR choice
+// of user:, group:, gateway: or number:), Serve returns 0 and that target
+// as next: the caller stays answered and the media layer keeps its RTP
+// (playing ring-back) while the call layer rings next with the usual
+// rules. A later media target (a fallback to voicemail) is served on that
+// same answered leg. When a callee answers, the call layer ACKs it and
+// calls Bridge with the callee's SDP: the media layer relays the caller's
+// RTP (the socket and SDP it answered with; no re-INVITE) to the callee.
+// When nobody answers, the call layer sends the caller BYE; the media
+// held for it is released at the call's end (Config.OnEnd).
 type Media interface {
-	Serve(ctx context.Context, c *Call, t routing.Target) int
+	Serve(ctx context.Context, c *Call, t routing.Target) (code int, next *routing.Target)
+	Bridge(c *Call, calleeSDP []byte) error
+}
+
+// AnswerObserver, when the Media implements it, hears once that the
+// caller confirmed a callee's answer (its ACK, or its BYE): the media
+// layer starts the call's recording there, not with early media.
+type AnswerObserver interface {
+	Answered(c *Call)
 }
 
 // TrunkState reports whether a trunk is up (OPTIONS keepalive); nil means

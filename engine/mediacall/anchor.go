@@ -216,6 +216,21 @@ func (a *Anchor) OnEnd(e call.End) (recording string) {
 	return ""
 }
 
+// Answered is call.AnswerObserver's: the caller confirmed the callee's
+// answer, so the recording (if the decision asks for one) starts now, not
+// with early media.
+func (a *Anchor) Answered(c *call.Call) {
+	a.mu.Lock()
+	cm := a.calls[c]
+	a.mu.Unlock()
+	if cm == nil {
+		return
+	}
+	cm.mu.Lock()
+	cm.startRecording(a)
+	cm.mu.Unlock()
+}
+
 func (a *Anchor) event(typ, callID string, data map[string]any) {
 	if a.opts.Events != nil {
 		a.opts.Events(engine.Event{Type: typ, Time: a.opts.Now(), CallID: callID, Data: data})

@@ -12,15 +12,19 @@ import (
 const DefaultRTPTimeout = 60 * time.Second
 
 // ConfigPrompt loads prompts named as in the config (relative to the
-// config file's folder) from the live config.
+// config file's folder) from the live config. Loaded prompts are cached
+// while their file does not change (modification time and size).
 func ConfigPrompt(cur func() *config.Config) func(name string) (*player.Prompt, error) {
+	cache := newPromptCache()
 	return func(name string) (*player.Prompt, error) {
-		return player.Load(cur().PromptPath(name))
+		return cache.load(cur().PromptPath(name))
 	}
 }
 
-// ConfigIVR returns the menus of the live config, prompts loaded.
+// ConfigIVR returns the menus of the live config, prompts loaded (and
+// cached as ConfigPrompt's).
 func ConfigIVR(cur func() *config.Config) func(company, id string) (apps.IVRConfig, bool) {
+	cache := newPromptCache()
 	return func(company, id string) (apps.IVRConfig, bool) {
 		for _, co := range cur().Companies {
 			if co.ID != company {
@@ -30,7 +34,7 @@ func ConfigIVR(cur func() *config.Config) func(company, id string) (apps.IVRConf
 				if v.ID != id {
 					continue
 				}
-				p, err := player.Load(v.PromptPath)
+				p, err := cache.load(v.PromptPath)
 				if err != nil {
 					return apps.IVRConfig{}, false
 				}

@@ -23,9 +23,10 @@ import (
 // fakeSnap is a one-generation config: extensions 201-204 and a routing
 // function.
 type fakeSnap struct {
-	exts map[string]call.Extension
+	exts   map[string]call.Extension
+	trunks map[string]call.Trunk // set before calls start
 
-	mu     sync.Mutex // decide changes between subtests while calls may still run
+	mu     sync.Mutex // guards the maps and decide: tests change them while calls may run
 	decide func(c *routing.Call) routing.Decision
 }
 
@@ -35,11 +36,33 @@ func (f *fakeSnap) setDecide(d func(c *routing.Call) routing.Decision) {
 	f.mu.Unlock()
 }
 
-func (f *fakeSnap) Extension(n string) (call.Extension, bool) { e, ok := f.exts[n]; return e, ok }
-func (f *fakeSnap) Group(_, _ string) (call.Group, bool)      { return call.Group{}, false }
-func (f *fakeSnap) Trunk(_, _ string) (call.Trunk, bool)      { return call.Trunk{}, false }
-func (f *fakeSnap) TrunkFrom(netip.Addr) (call.Trunk, bool)   { return call.Trunk{}, false }
-func (f *fakeSnap) Generation() uint64                        { return 7 }
+func (f *fakeSnap) Extension(n string) (call.Extension, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.exts[n]
+	return e, ok
+}
+
+func (f *fakeSnap) setExt(e call.Extension) {
+	f.mu.Lock()
+	f.exts[e.Number] = e
+	f.mu.Unlock()
+}
+
+func (f *fakeSnap) setTrunk(t call.Trunk) {
+	f.mu.Lock()
+	f.trunks[t.ID] = t
+	f.mu.Unlock()
+}
+func (f *fakeSnap) Group(_, _ string) (call.Group, bool) { return call.Group{}, false }
+func (f *fakeSnap) Trunk(_, id string) (call.Trunk, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.trunks[id]
+	return t, ok
+}
+func (f *fakeSnap) TrunkFrom(netip.Addr) (call.Trunk, bool) { return call.Trunk{}, false }
+func (f *fakeSnap) Generation() uint64                      { return 7 }
 func (f *fakeSnap) Decide(_ context.Context, c *routing.Call) (routing.Decision, any) {
 	f.mu.Lock()
 	decide := f.decide
@@ -79,7 +102,7 @@ func newPBX(t *testing.T, tweak func(*Options)) *pbx {
 	if err := srv.Listen("udp:127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	p := &pbx{t: t, snap: &fakeSnap{exts: map[string]call.Extension{}}, loc: &calltest.Locator{},
+	p := &pbx{t: t, snap: &fakeSnap{exts: map[string]call.Extension{}, trunks: map[string]call.Trunk{}}, loc: &calltest.Locator{},
 		ends: make(chan call.End, 16), events: make(chan engine.Event, 64)}
 	for _, n := range []string{"201", "202", "203", "204"} {
 		p.snap.exts[n] = call.Extension{Number: n, Company: "acme", Credential: sipauth.Credential{Password: "pw" + n}, RingSeconds: 5}

@@ -36,6 +36,9 @@ type callMedia struct {
 	rec              *recorder.Recorder
 	codecA           uint8 // the caller's negotiated codec
 	stopped          bool
+	// caller is the caller the PBX answered (an IVR) while its choice
+	// rings: no portA, and Bridge hands its Endpoint to the relay.
+	caller *answered
 }
 
 func newCallMedia(a *Anchor, c *call.Call) (*callMedia, error) {
@@ -55,9 +58,13 @@ func newCallMedia(a *Anchor, c *call.Call) (*callMedia, error) {
 
 // release closes ports no relay owns yet.
 func (cm *callMedia) release() {
-	if cm.relay == nil {
-		_ = cm.portA.Close()
-		_ = cm.portB.Close()
+	if cm.relay != nil {
+		return
+	}
+	for _, p := range []*portpool.Port{cm.portA, cm.portB} {
+		if p != nil {
+			_ = p.Close()
+		}
 	}
 }
 
@@ -111,11 +118,24 @@ func (cm *callMedia) towardsA(a *Anchor, c *call.Call, body []byte) ([]byte, err
 	if cm.offerA == nil {
 		return nil, errors.New("mediacall: callee sdp before the caller's offer")
 	}
+	if cm.caller != nil {
+		return nil, errors.New("mediacall: the caller was answered already (bridge, not rewrite)")
+	}
 	b, err := sdpneg.Parse(body)
 	if err != nil {
 		return nil, fmt.Errorf("mediacall: callee sdp: %w", err)
 	}
-	out, negA, err := cm.offerA.Answer(cm.originA, cm.localA,
+	base := cm.offerA
+	if cm.relay != nil {
+		// A re-offer from the callee (hold, unhold) becomes our offer to
+		// the caller with the callee's direction. offerA may be the
+		// caller's last answer (its recvonly to a hold), which must not
+		// narrow the direction of the next offer.
+		o := *cm.offerA
+		o.Media.Direction = b.Media.Direction.Reverse()
+		base = &o
+	}
+	out, negA, err := base.Answer(cm.originA, cm.localA,
 		sdpneg.AnswerOptions{Prefer: b.Media.Codecs, Direction: b.Media.Direction})
 	if err != nil {
 		return nil, fmt.Errorf("mediacall: answer to caller: %w", err)
@@ -131,27 +151,79 @@ func (cm *callMedia) towardsA(a *Anchor, c *call.Call, body []byte) ([]byte, err
 		B:       rtprelay.FromMedia(cm.portB, b.Media),
 		Timeout: a.opts.RTPTimeout, AllowAnySource: a.opts.AllowAnySource,
 	}
-	if c.Decision.Record && a.opts.RecordingsDir != "" {
-		path := recorder.Path(a.opts.RecordingsDir, c.Start, c.ID)
-		rec, err := recorder.New(path, recorder.WithStart(a.opts.Now()), recorder.WithClock(a.opts.Now),
-			recorder.WithLogger(a.log))
-		if err != nil {
-			cm.log.Warn("recording not started", "error", err)
-		} else {
-			cm.rec, cfg.Tap = rec, rec
-		}
-	}
+	// The recording starts at the answer (Answered), not on early media.
 	r, err := rtprelay.New(a.log, cfg)
 	if err != nil {
-		cm.closeRecording(a, cm.rec)
-		cm.rec = nil
 		return nil, fmt.Errorf("mediacall: relay: %w", err)
 	}
 	cm.relay = r
 	a.wg.Go(func() { cm.run(a, r) })
 	cm.log.Info("media anchored", "port_a", cm.localA.Port, "port_b", cm.localB.Port,
-		"codec_a", negA.Codec(), "codec_b", b.Media.Codec(), "record", cm.rec != nil)
+		"codec_a", negA.Codec(), "codec_b", b.Media.Codec())
 	return out, nil
+}
+
+// startRecording taps the relay into a new stereo recording when the
+// decision says record (under mu, relay running, not yet recording).
+func (cm *callMedia) startRecording(a *Anchor) {
+	c := cm.c
+	if !c.Decision.Record || a.opts.RecordingsDir == "" || cm.relay == nil || cm.rec != nil || cm.stopped {
+		return
+	}
+	path := recorder.Path(a.opts.RecordingsDir, c.Start, c.ID)
+	rec, err := recorder.New(path, recorder.WithStart(a.opts.Now()), recorder.WithClock(a.opts.Now),
+		recorder.WithLogger(a.log))
+	if err != nil {
+		cm.log.Warn("recording not started", "error", err)
+		return
+	}
+	cm.rec = rec
+	cm.relay.SetTap(rec)
+	cm.log.Info("recording started", "path", path)
+}
+
+// bridge connects the held caller to the callee that answered with body.
+func (cm *callMedia) bridge(a *Anchor, body []byte) error {
+	b, err := sdpneg.Parse(body)
+	if err != nil {
+		return fmt.Errorf("mediacall: callee sdp: %w", err)
+	}
+	cm.mu.Lock()
+	an := cm.caller
+	cm.caller = nil
+	stopped := cm.stopped
+	cm.mu.Unlock()
+	switch {
+	case an == nil:
+		return errors.New("mediacall: bridge: no caller held")
+	case stopped:
+		an.close(false)
+		return errors.New("mediacall: bridge: call ended")
+	}
+	h, err := an.handover() // waits for the caller's reader: not under mu
+	if err != nil {
+		return err
+	}
+	r, err := rtprelay.New(a.log, rtprelay.Config{HandoverA: h, B: rtprelay.FromMedia(cm.portB, b.Media),
+		Timeout: a.opts.RTPTimeout, AllowAnySource: a.opts.AllowAnySource})
+	if err != nil {
+		_ = h.Close()
+		return fmt.Errorf("mediacall: relay: %w", err)
+	}
+	cm.mu.Lock()
+	if cm.stopped {
+		cm.mu.Unlock()
+		_ = r.Close()
+		return errors.New("mediacall: bridge: call ended")
+	}
+	cm.relay = r
+	cm.startRecording(a)
+	recording := cm.rec != nil
+	cm.mu.Unlock()
+	a.wg.Go(func() { cm.run(a, r) })
+	cm.log.Info("answered caller bridged", "port_a", h.LocalPort(), "port_b", cm.localB.Port,
+		"codec_a", cm.codecA, "codec_b", b.Media.Codec(), "record", recording)
+	return nil
 }
 
 // run relays until the call ends; a silent leg hangs the call up.
@@ -162,13 +234,7 @@ func (cm *callMedia) run(a *Anchor, r *rtprelay.Relay) {
 		return
 	}
 	cm.log.Warn("rtp timeout: hanging up", "leg", te.Leg.String(), "silent", te.Silent.String())
-	if a.opts.Hangup != nil {
-		a.opts.Hangup(cm.c, "rtp_timeout")
-		return
-	}
-	if h, ok := any(cm.c).(interface{ Hangup(cause string) }); ok {
-		h.Hangup("rtp_timeout")
-	}
+	a.hangup(cm.c, "rtp_timeout")
 }
 
 // stop ends the relay and the recording and returns the ports.
@@ -179,10 +245,13 @@ func (cm *callMedia) stop(a *Anchor) (recording string) {
 		return ""
 	}
 	cm.stopped = true
-	r, rec := cm.relay, cm.rec
-	cm.rec = nil
+	r, rec, an := cm.relay, cm.rec, cm.caller
+	cm.rec, cm.caller = nil, nil
 	cm.release()
 	cm.mu.Unlock()
+	if an != nil {
+		an.close(false) // the call layer has hung the caller up
+	}
 	if r != nil {
 		_ = r.Close()
 		a.count(r)

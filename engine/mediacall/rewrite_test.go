@@ -132,3 +132,41 @@ func TestLatching(t *testing.T) {
 		t.Errorf("%d ports in use", a.InUse())
 	}
 }
+
+// TestCalleeHoldDirection: the callee holds then resumes; the caller's
+// answer to the hold (recvonly) must not narrow the resume offer.
+func TestCalleeHoldDirection(t *testing.T) {
+	a := newAnchor(t, nil)
+	c := &call.Call{ID: "callee-holds"}
+	caller, callee := udp(t), udp(t)
+	dir := func(body []byte, d string) []byte { return append(body, "a="+d+"\r\n"...) }
+	steps := []struct {
+		leg, dir string
+		from     *net.UDPConn
+		want     sdpneg.Direction // of what we send, for the "a" steps
+	}{
+		{"b", "sendrecv", caller, 0},               // the caller's INVITE
+		{"a", "sendrecv", callee, sdpneg.SendRecv}, // the callee's 200
+		{"a", "sendonly", callee, sdpneg.SendOnly}, // the callee holds
+		{"b", "recvonly", caller, 0},               // the caller's answer
+		{"a", "sendrecv", callee, sdpneg.SendRecv}, // the callee resumes
+		{"b", "sendrecv", caller, 0},               // the caller's answer
+	}
+	for i, st := range steps {
+		out, err := a.RewriteSDPErr(c, st.leg, dir(sdpFor(port(st.from), "0 8"), st.dir))
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if st.leg != "a" {
+			continue
+		}
+		s, err := sdpneg.Parse(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Media.Direction != st.want {
+			t.Errorf("step %d: the caller is offered %s, want %s", i, s.Media.Direction, st.want)
+		}
+	}
+	a.OnEnd(call.End{Call: c})
+}

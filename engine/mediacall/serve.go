@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 
 	"luapbx/engine/apps"
 	"luapbx/engine/call"
 	"luapbx/engine/routing"
-	"luapbx/media/rtprelay"
-	"luapbx/media/sdpneg"
 )
 
 // CallerLeg is the caller's side of a call the PBX answers itself. It is
@@ -31,10 +28,15 @@ type CallerLeg interface {
 // maxAppSteps bounds ivr -> ivr/play chains within one call.
 const maxAppSteps = 8
 
-// Serve runs a media target on the caller's leg: it answers with our SDP
-// on an rtprelay.Endpoint, runs the application and hangs up. It returns
-// 0 once it answered, else the SIP code to reject the call with.
-func (a *Anchor) Serve(ctx context.Context, c *call.Call, t routing.Target) int {
+// Serve is call.Media's: it runs a media target on the caller's leg,
+// answering it with our SDP on an rtprelay.Endpoint (or reusing the leg
+// answered before, when an IVR choice fell back to a media target), and
+// hangs up once the application is done. It returns 0 once it answered,
+// else the SIP code to reject the call with. When an IVR choice leads to
+// a target the call layer rings (user:, group:, gateway:, number:), it
+// returns that target: the caller stays answered, hears ring-back, and
+// Bridge later relays its media to the callee that answers.
+func (a *Anchor) Serve(ctx context.Context, c *call.Call, t routing.Target) (int, *routing.Target) {
 	var leg CallerLeg
 	ok := false
 	if a.opts.Leg != nil {
@@ -42,61 +44,31 @@ func (a *Anchor) Serve(ctx context.Context, c *call.Call, t routing.Target) int 
 	}
 	if !ok {
 		if t.Kind == routing.TargetVoicemail {
-			return 480
+			return 480, nil
 		}
-		return 501
+		return 501, nil
 	}
 	if code := a.checkTarget(c, t); code != 0 {
-		return code
+		return code, nil
 	}
-	offer, err := sdpneg.Parse(leg.Offer())
-	if err != nil {
-		a.log.Info("media target: caller sdp refused", "call_id", c.ID, "error", err)
-		return sdpneg.StatusCode(err)
-	}
-	port, err := a.pool.Allocate()
-	if err != nil {
-		a.log.Warn("media target: no rtp port", "call_id", c.ID, "error", err)
-		return 503
-	}
-	body, neg, err := offer.Answer(sdpneg.NewOrigin("luapbx"), sdpneg.Local{IP: a.opts.IP, Port: port.Port()}, sdpneg.AnswerOptions{})
-	if err != nil {
-		_ = port.Close()
-		return sdpneg.StatusCode(err)
-	}
-	ep, err := rtprelay.NewEndpoint(a.log, rtprelay.EndpointConfig{Leg: rtprelay.FromMedia(port, neg),
-		Timeout: a.opts.RTPTimeout, AllowAnySource: a.opts.AllowAnySource})
-	if err != nil {
-		_ = port.Close()
-		return 500
-	}
-	defer ep.Close()
-	if err := leg.Answer(ctx, body); err != nil {
-		a.log.Info("media target: caller did not take the answer", "call_id", c.ID, "error", err)
-		return 0
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() {
-		select {
-		case <-leg.Done():
-			cancel()
-		case <-ctx.Done():
+	an := a.takeHeld(c)
+	if an == nil {
+		code := 0
+		if an, code = a.answer(ctx, c, leg); an == nil {
+			return code, nil
 		}
-	})
-	sess := apps.NewSession(a.log, ep)
-	wg.Go(func() { _ = sess.Run(ctx) })
-	err = a.runApps(ctx, c, sess, t)
-	select {
-	case <-leg.Done():
-	default:
-		leg.Hangup()
 	}
-	cancel()
+	next, err := a.runApps(an.ctx, c, an.sess, t)
+	if err == nil && next != nil {
+		if !an.live() {
+			err = errors.New("mediacall: the caller left before its choice rang")
+		} else if err = a.hold(c, an); err == nil {
+			return 0, next
+		}
+	}
+	an.close(true)
 	a.log.Info("media target done", "call_id", c.ID, "target", t.String(), "error", err)
-	return 0
+	return 0, nil
 }
 
 // checkTarget rejects targets that cannot run before answering.
@@ -125,47 +97,59 @@ func (a *Anchor) checkTarget(c *call.Call, t routing.Target) int {
 	return 0
 }
 
-// runApps runs t and, for IVR choices, the media targets it leads to.
-func (a *Anchor) runApps(ctx context.Context, c *call.Call, s *apps.Session, t routing.Target) error {
+// runApps runs t and, for IVR choices, the media targets it leads to. A
+// choice the call layer must ring is returned as next (err nil).
+func (a *Anchor) runApps(ctx context.Context, c *call.Call, s *apps.Session, t routing.Target) (*routing.Target, error) {
 	for range maxAppSteps {
 		var err error
 		switch t.Kind {
 		case routing.TargetApp:
 			if t.Arg == "tone" {
-				return apps.Tone(ctx, s)
+				return nil, apps.Tone(ctx, s)
 			}
-			return apps.Echo(ctx, s)
+			return nil, apps.Echo(ctx, s)
 		case routing.TargetPlay:
 			p, perr := a.opts.Prompt(t.Arg)
 			if perr != nil {
-				return fmt.Errorf("mediacall: prompt %s: %w", t.Arg, perr)
+				return nil, fmt.Errorf("mediacall: prompt %s: %w", t.Arg, perr)
 			}
-			return apps.Play(ctx, s, p)
+			return nil, apps.Play(ctx, s, p)
 		case routing.TargetVoicemail:
-			return a.voicemail(ctx, c, s, t.Arg)
+			return nil, a.voicemail(ctx, c, s, t.Arg)
 		case routing.TargetIVR:
 			cfg, ok := a.opts.IVR(c.Company, t.Arg)
 			if !ok {
-				return fmt.Errorf("mediacall: no ivr %q", t.Arg)
+				return nil, fmt.Errorf("mediacall: no ivr %q", t.Arg)
 			}
 			next, ierr := apps.IVR(ctx, s, cfg)
 			if ierr != nil {
-				return ierr
+				return nil, ierr
 			}
 			a.log.Info("ivr choice", "call_id", c.ID, "ivr", t.Arg, "target", next)
 			if t, err = routing.ParseTarget(next); err != nil {
-				return fmt.Errorf("mediacall: ivr %s target: %w", cfg.ID, err)
+				return nil, fmt.Errorf("mediacall: ivr %s target: %w", cfg.ID, err)
+			}
+			if rung(t.Kind) {
+				return &t, nil
 			}
 			if code := a.checkTarget(c, t); code != 0 {
-				return fmt.Errorf("mediacall: ivr target %s not available here (%d)", next, code)
+				return nil, fmt.Errorf("mediacall: ivr target %s not available here (%d)", next, code)
 			}
 		default:
-			// Ringing a user, group or gateway after an IVR needs the
-			// call layer to take the call back (not available yet).
-			return fmt.Errorf("mediacall: target %s cannot follow a media target", t.String())
+			// reject: after an answer there is nothing to reject.
+			return nil, fmt.Errorf("mediacall: target %s cannot follow a media target", t.String())
 		}
 	}
-	return errors.New("mediacall: too many chained media targets")
+	return nil, errors.New("mediacall: too many chained media targets")
+}
+
+// rung says whether the call layer rings targets of kind k.
+func rung(k routing.TargetKind) bool {
+	switch k {
+	case routing.TargetUser, routing.TargetGroup, routing.TargetGateway, routing.TargetNumber:
+		return true
+	}
+	return false
 }
 
 func (a *Anchor) voicemail(ctx context.Context, c *call.Call, s *apps.Session, ext string) error {

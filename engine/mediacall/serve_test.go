@@ -107,7 +107,11 @@ func serve(t *testing.T, a *Anchor, leg *fakeLeg, target string) int {
 	a.opts.Leg = func(*call.Call) (CallerLeg, bool) { return leg, true }
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return a.Serve(ctx, c, tg)
+	code, next := a.Serve(ctx, c, tg)
+	if next != nil {
+		t.Errorf("serve %s led on to %s", target, next)
+	}
+	return code
 }
 
 func TestEcho(t *testing.T) {
@@ -227,7 +231,7 @@ func TestServeRejects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := a.Serve(context.Background(), c, tg); got != tc.want {
+			if got, _ := a.Serve(context.Background(), c, tg); got != tc.want {
 				t.Errorf("got %d want %d", got, tc.want)
 			}
 		})

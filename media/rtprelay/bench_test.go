@@ -42,7 +42,7 @@ func BenchmarkProcess(b *testing.B) {
 	for _, tt := range tests {
 		b.Run(tt.name, func(b *testing.B) {
 			r, pa, _ := benchRelay(b, tt.codecB)
-			r.tap = tt.tap
+			r.SetTap(tt.tap)
 			f := &forwarder{r: r, in: r.legs[A], out: r.legs[B]}
 			orig := tt.pkt.marshal()
 			buf := make([]byte, len(orig))

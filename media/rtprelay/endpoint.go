@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -57,13 +58,21 @@ type Endpoint struct {
 	pkt rtp.Packet
 
 	// writer
-	wbuf      [maxPacket]byte
-	seq       uint16
-	ts        uint32
-	eventTS   uint32
-	started   bool
-	closeOnce sync.Once
-	closeErr  error
+	wbuf    [maxPacket]byte
+	seq     uint16
+	ts      uint32
+	eventTS uint32
+	started bool
+	sent    bool   // a packet went out
+	lastTS  uint32 // timestamp of the last packet sent
+	lastAt  int64  // when it was sent, nanoseconds since epoch
+
+	stopRead atomic.Bool // StopReading: ReadPacket returns ErrDetached
+
+	mu       sync.Mutex // guards closed, detached
+	closed   bool
+	detached bool
+	closeErr error
 }
 
 // NewEndpoint returns an endpoint owning cfg.Leg.Socket (Close closes it).
@@ -97,8 +106,16 @@ func (e *Endpoint) ReadPacket(buf []byte) (Packet, error) {
 		if err := e.setDeadline(); err != nil {
 			return Packet{}, err
 		}
+		// Checked after setting the deadline: StopReading sets the flag
+		// before its own deadline, so one of the two always wins.
+		if e.stopRead.Load() {
+			return Packet{}, ErrDetached
+		}
 		n, src, err := l.sock.ReadFromUDPAddrPort(buf)
 		if err != nil {
+			if e.stopRead.Load() {
+				return Packet{}, ErrDetached
+			}
 			if errors.Is(err, os.ErrDeadlineExceeded) && e.tmo > 0 {
 				if silent := time.Duration(e.now() - l.lastIn.Load()); silent >= e.tmo {
 					return Packet{}, &TimeoutError{Leg: l.id, Silent: silent}
@@ -202,6 +219,7 @@ func (e *Endpoint) send(pt uint8, marker bool, ts uint32, n int) error {
 	binary.BigEndian.PutUint32(b[4:], ts)
 	binary.BigEndian.PutUint32(b[8:], l.tx.ssrc)
 	e.seq++
+	e.sent, e.lastTS, e.lastAt = true, ts, e.now()
 	if _, err := l.sock.WriteToUDPAddrPort(b, *dst); err != nil {
 		return fmt.Errorf("write rtp: %w", err)
 	}
@@ -222,8 +240,15 @@ func (e *Endpoint) Stats() Stats { return e.leg.stats() }
 // LocalPort is our socket's UDP port.
 func (e *Endpoint) LocalPort() int { return localPort(e.leg.sock) }
 
-// Close closes the socket (unblocking ReadPacket). Safe twice.
+// Close closes the socket (unblocking ReadPacket). Safe twice; after
+// Detach it does nothing (the socket belongs to the Relay).
 func (e *Endpoint) Close() error {
-	e.closeOnce.Do(func() { e.closeErr = e.leg.sock.Close() })
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed || e.detached {
+		return e.closeErr
+	}
+	e.closed = true
+	e.closeErr = e.leg.sock.Close()
 	return e.closeErr
 }

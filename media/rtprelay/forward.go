@@ -72,8 +72,8 @@ func (f *forwarder) process(b []byte, src netip.AddrPort, at time.Time) (netip.A
 	in.rx.update(h.SSRC, h.SequenceNumber, h.Timestamp, uint32(now*8000/int64(time.Second)), !isEvent)
 	in.lost.Store(in.rx.lost())
 	in.jitter.Store(floatBits(in.rx.jitter))
-	if f.r.tap != nil {
-		f.r.tap.Write(int(in.id), h.PayloadType, f.pkt.Payload, at)
+	if tap := f.r.tap.Load(); tap != nil {
+		(*tap).Write(int(in.id), h.PayloadType, f.pkt.Payload, at)
 	}
 
 	outPT, ok := f.mapPT(h.PayloadType, isEvent, outCfg)

@@ -263,6 +263,9 @@ type txStream struct {
 	lastSeq uint16
 	lastTS  uint32
 	lastAt  int64 // nanoseconds
+	// forceNew treats the next packet as a new source (after a hand-over
+	// from an Endpoint, whose stream it continues).
+	forceNew bool
 }
 
 // next maps an incoming packet's numbers; newSource is true on a switch.
@@ -271,8 +274,8 @@ func (t *txStream) next(ssrc uint32, seq uint16, ts uint32, now int64) (oseq uin
 	case !t.started:
 		t.started, t.inSSRC = true, ssrc
 		t.lastSeq, t.lastTS = seq-1, ts
-	case ssrc != t.inSSRC:
-		t.inSSRC = ssrc
+	case ssrc != t.inSSRC || t.forceNew:
+		t.inSSRC, t.forceNew = ssrc, false
 		elapsed := uint32(max((now-t.lastAt)*sdpneg.ClockRate/int64(time.Second), 1))
 		t.seqOff = t.lastSeq + 1 - seq
 		t.tsOff = t.lastTS + elapsed - ts

@@ -82,15 +82,20 @@ type Config struct {
 	// AllowAnySource latches the first packet from any address instead of
 	// only from the IP in the peer's SDP (peers behind NAT).
 	AllowAnySource bool
-	// Tap, if set, sees the media of both directions.
+	// Tap, if set, sees the media of both directions (SetTap adds or
+	// changes it later).
 	Tap Tap
+	// HandoverA, when set, is leg A: an Endpoint's leg taken over with
+	// its socket, config, latching, counters and outgoing stream (A is
+	// then ignored). The relay's clock is the Endpoint's.
+	HandoverA *Handover
 }
 
 // Relay relays one call's RTP between leg A and leg B.
 type Relay struct {
 	log   *slog.Logger
 	legs  [2]*leg
-	tap   Tap
+	tap   atomic.Pointer[Tap]
 	tmo   time.Duration
 	epoch time.Time
 
@@ -111,16 +116,33 @@ func New(log *slog.Logger, cfg Config) (*Relay, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.A.Socket == nil || cfg.B.Socket == nil {
+	if (cfg.A.Socket == nil && cfg.HandoverA == nil) || cfg.B.Socket == nil {
 		return nil, errors.New("relay: both legs need a socket")
 	}
 	r := &Relay{
-		log: log, tap: cfg.Tap, tmo: cfg.Timeout, epoch: time.Now(),
+		log: log, tmo: cfg.Timeout, epoch: time.Now(),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	r.legs[A] = newLeg(A, cfg.A, rand.Uint32(), cfg.AllowAnySource)
+	r.SetTap(cfg.Tap)
+	if h := cfg.HandoverA; h != nil {
+		r.epoch = h.epoch
+		r.legs[A] = h.adopt()
+	} else {
+		r.legs[A] = newLeg(A, cfg.A, rand.Uint32(), cfg.AllowAnySource)
+	}
 	r.legs[B] = newLeg(B, cfg.B, rand.Uint32(), cfg.AllowAnySource)
 	return r, nil
+}
+
+// SetTap starts (or, with nil, stops) tapping the media of both
+// directions, e.g. the recording once the call is answered. Safe while
+// running.
+func (r *Relay) SetTap(t Tap) {
+	if t == nil {
+		r.tap.Store(nil)
+		return
+	}
+	r.tap.Store(&t)
 }
 
 // Run relays until ctx ends, Close is called or a leg times out; it returns
