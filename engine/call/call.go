@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -65,6 +66,8 @@ type Call struct {
 	ctx    context.Context // ends with the manager
 	wg     sync.WaitGroup  // leg and helper goroutines
 
+	callerBye atomic.Bool // the caller sent BYE (set by the BYE handler)
+
 	// owner-only
 	winner     *leg
 	relayed    bool // a provisional with SDP went to A
@@ -115,6 +118,11 @@ type event struct {
 
 // send hands ev to the owner; false once the call has ended.
 func (c *Call) send(ev event) bool {
+	select { // an ended call first: with room in events, select would pick at random
+	case <-c.done:
+		return false
+	default:
+	}
 	select {
 	case c.events <- ev:
 		return true

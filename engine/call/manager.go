@@ -235,6 +235,7 @@ func (m *Manager) OnBye(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if l == nil {
+		c.callerBye.Store(true) // before the dialog ends: a media target's end reads it
 		// ReadBye also ends the dialog, which releases a 200 still waiting
 		// for its ACK (BYE overtaking ACK).
 		if err := c.a.ReadBye(req, tx); err != nil {

@@ -145,11 +145,34 @@ func (c *Call) finish(res result) {
 	c.cancelLegs()
 	c.m.removeCall(c) // listed no more, though a leg may still wait to CANCEL
 	c.wg.Wait()
+	c.drainEvents()
 	c.mu.Lock()
 	legs := c.legs
 	c.mu.Unlock()
 	for _, l := range legs {
 		c.m.removeLeg(l)
+	}
+}
+
+// drainEvents handles what legs handed over after the owner's last read
+// and before done closed: a callee's 200 that crossed the caller's CANCEL
+// (ACKed by its leg, so the callee is talking to no one) gets a BYE; a
+// re-INVITE gets 481. Every leg goroutine has ended: nothing sends now.
+func (c *Call) drainEvents() {
+	for {
+		select {
+		case ev := <-c.events:
+			switch {
+			case ev.kind == evAnswered && ev.leg != nil && ev.leg.sess != nil:
+				c.log.Info("callee answered after the call ended: hanging it up", "leg", ev.leg.spec.name)
+				ev.leg.bye(ev.leg.sess)
+			case ev.kind == evReinvite:
+				respond(ev.tx, ev.req, 481, "Call/Transaction Does Not Exist")
+				close(ev.done)
+			}
+		default:
+			return
+		}
 	}
 }
 

@@ -83,6 +83,9 @@ func (c *Call) media(t routing.Target) (result, *routing.Target) {
 		case next != nil:
 			return result{}, next
 		}
+		if c.callerBye.Load() {
+			return result{answered: true, code: 200, cause: "normal", by: ByCaller}, nil
+		}
 		return result{answered: true, code: 200, cause: "media", by: BySystem}, nil
 	}
 	code := 501
