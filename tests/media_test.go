@@ -27,13 +27,18 @@ import (
 // `luapbx phone` processes, as a user would run them.
 
 // mediaPlan is a plan with extensions 201-203 (passwords
-// "a-long-passphrase-<n>"), recordings and voicemail under var/, 777 echo,
+// "a-long-passphrase-<n>"; 202 has a voicemail greeting), recordings and
+// voicemail under var/, 777 echo,
 // 700 an IVR whose key 1 leads to 202's voicemail, and every call to 203
 // recorded.
 func mediaPlan(rtpBase int) string {
 	var exts strings.Builder
 	for _, n := range []string{"201", "202", "203"} {
-		fmt.Fprintf(&exts, "      - {number: %q, password: \"a-long-passphrase-%s\", voicemail: true}\n", n, n)
+		greeting := ""
+		if n == "202" {
+			greeting = ", greeting: greeting.wav"
+		}
+		fmt.Fprintf(&exts, "      - {number: %q, password: \"a-long-passphrase-%s\", voicemail: true%s}\n", n, n, greeting)
 	}
 	return fmt.Sprintf(`listen: {sip: ["udp:127.0.0.1:0"], http: "127.0.0.1:0", rtp_ports: "%d-%d"}
 storage: {cdr: "sqlite:var/cdr.db", recordings: var/recordings, voicemail: var/voicemail}
@@ -50,16 +55,21 @@ companies:
 `, rtpBase, rtpBase+99, exts.String())
 }
 
-// startMediaPlan starts the binary on mediaPlan, with a 1 s prompt.
+// startMediaPlan starts the binary on mediaPlan, with a 1 s IVR prompt
+// (signal 40) and a 1 s voicemail greeting (signal 42).
 func startMediaPlan(t *testing.T, rtpBase int) (*harness.Server, string) {
 	t.Helper()
-	prompt := filepath.Join(t.TempDir(), "prompt.wav")
-	writeSignal(t, prompt, 8000, 40)
-	raw, err := os.ReadFile(prompt)
-	if err != nil {
-		t.Fatal(err)
+	files := map[string]string{}
+	for name, seed := range map[string]uint64{"prompt.wav": 40, "greeting.wav": 42} {
+		path := filepath.Join(t.TempDir(), name)
+		writeSignal(t, path, 8000, seed)
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = string(raw)
 	}
-	return startPlan(t, mediaPlan(rtpBase), map[string]string{"prompt.wav": string(raw)})
+	return startPlan(t, mediaPlan(rtpBase), files)
 }
 
 // writeSignal writes n samples of correlate.TestSignal(seed) as a prompt WAV.
@@ -336,10 +346,16 @@ func TestMediaIVRToVoicemail(t *testing.T) {
 	srv, dir := startMediaPlan(t, 36600) // a 1 s prompt; the key cuts it short
 	audio := t.TempDir()
 	sig := writeSignal(t, filepath.Join(audio, "a.wav"), 24000, 41)
+	heard := filepath.Join(audio, "heard.wav")
 	s := lastCall(t, startPhone(t, srv, "call", "700", "--user", "201", "--password", "a-long-passphrase-201",
-		"--dtmf", "1", "--play", filepath.Join(audio, "a.wav"), "--hangup-after", "4s").wait(t), "caller")
+		"--dtmf", "1", "--play", filepath.Join(audio, "a.wav"), "--record", heard, "--hangup-after", "4s").wait(t), "caller")
 	if s.FinalCode != 200 {
 		t.Fatalf("ivr call: %+v", s)
+	}
+	// 202's greeting played whole before the beep.
+	got, _ := readPCM(t, heard)
+	if c, _ := correlate.Best(correlate.TestSignal(8000, 42), got, len(got)); c < 0.9 {
+		t.Errorf("the caller did not hear 202's greeting: correlation %.3f", c)
 	}
 	srv.WaitLog(t, "voicemail", 5*time.Second)
 	var msgs []string

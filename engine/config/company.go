@@ -99,6 +99,10 @@ func (cc *companyCheck) extension(i int, e *Extension) {
 		cc.rep.errorf(p+".max_calls", "must not be negative (0 = unlimited), got %d", e.MaxCalls)
 	}
 	cc.target(p+".fallback", e.Fallback)
+	if e.Greeting != "" {
+		e.GreetingPath = cc.cfg.resolve(e.Greeting)
+		cc.prompt(p+".greeting", e.Greeting, e.GreetingPath)
+	}
 }
 
 func (cc *companyCheck) ringSeconds(path string, v int) {
@@ -132,6 +136,10 @@ func (cc *companyCheck) group(i int, g *Group) {
 
 func (cc *companyCheck) ivr(i int, v *IVR) {
 	p := cc.p("ivrs[%d]", i)
+	if v.InvalidPrompt != "" {
+		v.InvalidPromptPath = cc.cfg.resolve(v.InvalidPrompt)
+		cc.prompt(p+".invalid_prompt", v.InvalidPrompt, v.InvalidPromptPath)
+	}
 	if v.Prompt == "" {
 		cc.rep.errorf(p+".prompt", "IVR %s needs a prompt (a WAV file, 8 kHz mono 16-bit PCM)", v.ID)
 	} else {

@@ -163,6 +163,10 @@ type Extension struct {
 	RingSeconds int      `yaml:"ring_seconds"`
 	MaxCalls    int      `yaml:"max_calls"` // 0 = unlimited
 	Fallback    string   `yaml:"fallback"`  // target when it does not answer; "" = hang up
+	// Greeting is played to voicemail callers before the beep (a WAV, 8 kHz
+	// mono 16-bit, relative to this file); "" = the beep alone.
+	Greeting     string `yaml:"greeting"`
+	GreetingPath string `yaml:"-"` // absolute
 }
 
 // Group is a ring group.
@@ -183,8 +187,12 @@ type IVR struct {
 	TimeoutSeconds int     `yaml:"timeout_seconds"`
 	Options        Entries `yaml:"options"` // DTMF key -> target
 	Default        string  `yaml:"default"` // target on timeout or a key with no option
+	// InvalidPrompt is played after a key with no option, before the menu
+	// again; "" = the menu again at once.
+	InvalidPrompt string `yaml:"invalid_prompt"`
 
-	PromptPath string `yaml:"-"` // absolute
+	PromptPath        string `yaml:"-"` // absolute
+	InvalidPromptPath string `yaml:"-"` // absolute
 }
 
 // Trunk is a SIP provider.

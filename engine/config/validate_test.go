@@ -69,6 +69,8 @@ func TestValidationErrors(t *testing.T) {
 			"pbx.yaml:5: companies[0].trunks[0].keepalive_seconds: want 1..3600 seconds (0 = the default, 30), got -5"}},
 		{"bad ban exemption", base + "security: {ban_exempt: [192.0.2.0/24, office]}\n", []string{
 			`pbx.yaml:5: security.ban_exempt[1]: bad address "office" (want an IP such as 192.0.2.10 or a network such as 192.0.2.0/24)`}},
+		{"missing greeting", base + "      - {number: \"202\", password: \"bob-long-pw\", greeting: nope.wav}\n", []string{
+			"pbx.yaml:5: companies[0].extensions[1].greeting: prompt nope.wav: no such file or directory (looked for nope.wav)"}},
 		{"second document", base + "---\nlisten: {}\n", []string{
 			"pbx.yaml:5: a second YAML document (---): put everything in one"}},
 		{"unknown key with a suggestion", base + "    extensionz: []\n", []string{

@@ -38,6 +38,9 @@ type Options struct {
 	// Prompt loads a prompt by the name a target or config gives
 	// (resolved against the config folder by the caller).
 	Prompt func(name string) (*player.Prompt, error)
+	// Greeting returns the voicemail greeting of a company's extension
+	// (false: none, the beep alone).
+	Greeting func(company, ext string) (*player.Prompt, bool)
 	// IVR returns the menu of ivr:<id> for a company.
 	IVR func(company, id string) (apps.IVRConfig, bool)
 	// Leg gives the media apps the caller's leg (see CallerLeg); default

@@ -21,6 +21,27 @@ func ConfigPrompt(cur func() *config.Config) func(name string) (*player.Prompt, 
 	}
 }
 
+// ConfigGreeting returns the extensions' voicemail greetings from the live
+// config (cached as ConfigPrompt's). A greeting that no longer loads (the
+// file went away after the check) leaves the beep alone.
+func ConfigGreeting(cur func() *config.Config) func(company, ext string) (*player.Prompt, bool) {
+	cache := newPromptCache()
+	return func(company, ext string) (*player.Prompt, bool) {
+		for _, co := range cur().Companies {
+			if co.ID != company {
+				continue
+			}
+			for _, e := range co.Extensions {
+				if e.Number == ext && e.GreetingPath != "" {
+					p, err := cache.load(e.GreetingPath)
+					return p, err == nil
+				}
+			}
+		}
+		return nil, false
+	}
+}
+
 // ConfigIVR returns the menus of the live config, prompts loaded (and
 // cached as ConfigPrompt's).
 func ConfigIVR(cur func() *config.Config) func(company, id string) (apps.IVRConfig, bool) {
@@ -40,6 +61,11 @@ func ConfigIVR(cur func() *config.Config) func(company, id string) (apps.IVRConf
 				}
 				cfg := apps.IVRConfig{ID: v.ID, Prompt: p, Default: v.Default,
 					Timeout: time.Duration(v.TimeoutSeconds) * time.Second, Options: map[string]string{}}
+				if v.InvalidPromptPath != "" {
+					if ip, err := cache.load(v.InvalidPromptPath); err == nil {
+						cfg.InvalidPrompt = ip
+					}
+				}
 				for _, e := range v.Options {
 					cfg.Options[e.Key] = e.Value
 				}

@@ -155,6 +155,11 @@ func rung(k routing.TargetKind) bool {
 func (a *Anchor) voicemail(ctx context.Context, c *call.Call, s *apps.Session, ext string) error {
 	cfg := apps.VoicemailConfig{Dir: filepath.Join(a.opts.VoicemailDir, ext), CallID: c.ID, From: c.From,
 		To: c.To, Extension: ext, Now: a.opts.Now}
+	if a.opts.Greeting != nil {
+		if g, ok := a.opts.Greeting(c.Company, ext); ok {
+			cfg.Greeting = g
+		}
+	}
 	msg, err := apps.Voicemail(ctx, s, cfg)
 	if err != nil {
 		return err

@@ -335,7 +335,8 @@ func (p *PBX) newMedia() (*mediacall.Anchor, error) {
 		IP: announce, BindIP: bind, Ports: cfg.Listen.RTPPorts, RTPTimeout: mediacall.DefaultRTPTimeout,
 		RecordingsDir: cfg.Storage.RecordingsDir, VoicemailDir: cfg.Storage.VoicemailDir,
 		Prompt: mediacall.ConfigPrompt(current), IVR: mediacall.ConfigIVR(current),
-		Events: func(ev engine.Event) { p.mgr.Current().Emit(ev) },
+		Greeting: mediacall.ConfigGreeting(current),
+		Events:   func(ev engine.Event) { p.mgr.Current().Emit(ev) },
 	})
 }
 
