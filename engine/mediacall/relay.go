@@ -21,6 +21,7 @@ import (
 type callMedia struct {
 	c   *call.Call
 	log interface {
+		Debug(string, ...any)
 		Info(string, ...any)
 		Warn(string, ...any)
 	}
@@ -158,7 +159,7 @@ func (cm *callMedia) towardsA(a *Anchor, c *call.Call, body []byte) ([]byte, err
 	}
 	cm.relay = r
 	a.wg.Go(func() { cm.run(a, r) })
-	cm.log.Info("media anchored", "port_a", cm.localA.Port, "port_b", cm.localB.Port,
+	cm.log.Debug("media anchored", "port_a", cm.localA.Port, "port_b", cm.localB.Port,
 		"codec_a", negA.Codec(), "codec_b", b.Media.Codec())
 	return out, nil
 }

@@ -174,7 +174,11 @@ func (r *Relay) Run(ctx context.Context) error {
 		_ = l.sock.SetReadDeadline(time.Unix(1, 0)) // wakes the reader
 	}
 	wg.Wait()
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled): // the call ended: its own log line says how
+		r.log.Debug("rtp relay stopped", "reason", err.Error())
+	default: // the relay ended the call (rtp_timeout, a socket error)
 		r.log.Info("rtp relay stopped", "reason", err.Error())
 	}
 	return err
