@@ -91,6 +91,11 @@ func TestSIPGatewayFailover(t *testing.T) {
 		if !strings.HasPrefix(r2[0].To, "sip:90612345678@") {
 			t.Errorf("p2 got the call for %q, want sip:90612345678@...", r2[0].To)
 		}
+		// The call record names the trunk that carried the call out.
+		row := cdrRow(t, srv, s.CallID)
+		if row["trunk"] != "p2" || row["target"] != "gateway:p1,p2" {
+			t.Errorf("CDR trunk %v target %v, want p2 and gateway:p1,p2", row["trunk"], row["target"])
+		}
 	})
 }
 

@@ -28,6 +28,9 @@ func Record(e call.End) cdr.Record {
 	if c.CallerType == routing.External {
 		rec.DID = c.To
 	}
+	if rec.Trunk == "" {
+		rec.Trunk = e.Gateway // the trunk that carried the call out
+	}
 	if c.Snapshot != nil {
 		rec.Generation = int64(c.Snapshot.Generation())
 	}
