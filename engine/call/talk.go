@@ -181,7 +181,7 @@ func (c *Call) relayReinvite(ev event) {
 		res, err = c.winner.sess.Do(ctx, out)
 	} else if ev.leg == c.winner {
 		out.Recipient = c.a.InviteRequest.Contact().Address
-		out.SetBody(c.rewrite("a", ev.req.Body()))
+		out.SetBody(c.rewrite("a-offer", ev.req.Body()))
 		out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res, err = c.a.Do(ctx, out)
 	} else {
@@ -206,9 +206,9 @@ func (c *Call) relayReinvite(ev event) {
 	}
 	back := sip.NewResponseFromRequest(ev.req, res.StatusCode, res.Reason, nil)
 	if len(res.Body()) > 0 {
-		side := "a"
+		side := "a" // the callee's answer to the caller's offer
 		if ev.leg != nil {
-			side = "b"
+			side = "b-answer" // the caller's answer to the callee's offer
 		}
 		back.SetBody(c.rewrite(side, res.Body()))
 		back.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))

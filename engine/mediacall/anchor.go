@@ -169,10 +169,12 @@ func (a *Anchor) RewriteSDPErr(c *call.Call, leg string, body []byte) ([]byte, e
 		return nil, err
 	}
 	switch leg {
-	case "b":
+	case "b", "b-answer":
 		return cm.towardsB(body)
 	case "a":
-		return cm.towardsA(a, c, body)
+		return cm.towardsA(a, c, body, false)
+	case "a-offer":
+		return cm.towardsA(a, c, body, true)
 	default:
 		return nil, fmt.Errorf("mediacall: unknown leg %q", leg)
 	}

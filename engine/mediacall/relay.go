@@ -110,7 +110,13 @@ func (cm *callMedia) negotiatedA(m sdpneg.Media) uint8 {
 // towardsA rewrites a callee's answer (or re-offer) for the caller: it is
 // turned into our answer to the caller's offer, preferring the callee's
 // codec, and starts or updates the relay.
-func (cm *callMedia) towardsA(a *Anchor, c *call.Call, body []byte) ([]byte, error) {
+//
+// reoffer says body is the callee's offer in a re-INVITE of its own (hold,
+// unhold): it becomes our offer to the caller with the callee's direction.
+// Otherwise body answers the caller's latest offer, and our answer to the
+// caller keeps within that offer's direction (a caller's hold, answered
+// sendrecv by the callee, is answered recvonly).
+func (cm *callMedia) towardsA(a *Anchor, c *call.Call, body []byte, reoffer bool) ([]byte, error) {
 	cm.mu.Lock()
 	defer cm.mu.Unlock()
 	if cm.stopped {
@@ -127,11 +133,9 @@ func (cm *callMedia) towardsA(a *Anchor, c *call.Call, body []byte) ([]byte, err
 		return nil, fmt.Errorf("mediacall: callee sdp: %w", err)
 	}
 	base := cm.offerA
-	if cm.relay != nil {
-		// A re-offer from the callee (hold, unhold) becomes our offer to
-		// the caller with the callee's direction. offerA may be the
-		// caller's last answer (its recvonly to a hold), which must not
-		// narrow the direction of the next offer.
+	if cm.relay != nil && reoffer {
+		// offerA may be the caller's last answer (its recvonly to a
+		// hold), which must not narrow the direction of the next offer.
 		o := *cm.offerA
 		o.Media.Direction = b.Media.Direction.Reverse()
 		base = &o

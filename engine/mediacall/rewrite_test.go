@@ -133,40 +133,65 @@ func TestLatching(t *testing.T) {
 	}
 }
 
-// TestCalleeHoldDirection: the callee holds then resumes; the caller's
-// answer to the hold (recvonly) must not narrow the resume offer.
-func TestCalleeHoldDirection(t *testing.T) {
-	a := newAnchor(t, nil)
-	c := &call.Call{ID: "callee-holds"}
-	caller, callee := udp(t), udp(t)
-	dir := func(body []byte, d string) []byte { return append(body, "a="+d+"\r\n"...) }
-	steps := []struct {
-		leg, dir string
-		from     *net.UDPConn
-		want     sdpneg.Direction // of what we send, for the "a" steps
+// TestHoldDirection: hold and resume from either side. The callee's own
+// re-INVITE reaches the caller as an offer ("a-offer"), which the caller's
+// answer to a hold (recvonly) must not narrow on resume; the caller's hold,
+// answered sendrecv by a callee that ignores directions, is answered to
+// the caller as recvonly.
+func TestHoldDirection(t *testing.T) {
+	type step struct {
+		leg, dir   string
+		fromCallee bool
+		want       sdpneg.Direction // of what we send the caller, for the "a" steps
+	}
+	tests := []struct {
+		name  string
+		steps []step
 	}{
-		{"b", "sendrecv", caller, 0},               // the caller's INVITE
-		{"a", "sendrecv", callee, sdpneg.SendRecv}, // the callee's 200
-		{"a", "sendonly", callee, sdpneg.SendOnly}, // the callee holds
-		{"b", "recvonly", caller, 0},               // the caller's answer
-		{"a", "sendrecv", callee, sdpneg.SendRecv}, // the callee resumes
-		{"b", "sendrecv", caller, 0},               // the caller's answer
+		{"callee holds and resumes", []step{
+			{"b", "sendrecv", false, 0},                    // the caller's INVITE
+			{"a", "sendrecv", true, sdpneg.SendRecv},       // the callee's 200
+			{"a-offer", "sendonly", true, sdpneg.SendOnly}, // the callee holds
+			{"b-answer", "recvonly", false, 0},             // the caller's answer
+			{"a-offer", "sendrecv", true, sdpneg.SendRecv}, // the callee resumes
+			{"b-answer", "sendrecv", false, 0},             // the caller's answer
+		}},
+		{"caller holds and resumes", []step{
+			{"b", "sendrecv", false, 0},
+			{"a", "sendrecv", true, sdpneg.SendRecv},
+			{"b", "sendonly", false, 0},              // the caller holds
+			{"a", "sendrecv", true, sdpneg.RecvOnly}, // a callee answering sendrecv
+			{"b", "sendrecv", false, 0},              // the caller resumes
+			{"a", "sendrecv", true, sdpneg.SendRecv},
+		}},
 	}
-	for i, st := range steps {
-		out, err := a.RewriteSDPErr(c, st.leg, dir(sdpFor(port(st.from), "0 8"), st.dir))
-		if err != nil {
-			t.Fatalf("step %d: %v", i, err)
-		}
-		if st.leg != "a" {
-			continue
-		}
-		s, err := sdpneg.Parse(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.Media.Direction != st.want {
-			t.Errorf("step %d: the caller is offered %s, want %s", i, s.Media.Direction, st.want)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAnchor(t, nil)
+			c := &call.Call{ID: "holds"}
+			caller, callee := udp(t), udp(t)
+			dir := func(body []byte, d string) []byte { return append(body, "a="+d+"\r\n"...) }
+			for i, st := range tc.steps {
+				from := caller
+				if st.fromCallee {
+					from = callee
+				}
+				out, err := a.RewriteSDPErr(c, st.leg, dir(sdpFor(port(from), "0 8"), st.dir))
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if !st.fromCallee {
+					continue
+				}
+				s, err := sdpneg.Parse(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Media.Direction != st.want {
+					t.Errorf("step %d: the caller gets %s, want %s", i, s.Media.Direction, st.want)
+				}
+			}
+			a.OnEnd(call.End{Call: c})
+		})
 	}
-	a.OnEnd(call.End{Call: c})
 }
