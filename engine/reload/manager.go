@@ -62,7 +62,19 @@ func NewManager(log *slog.Logger, path string, load PolicyLoader) (*Manager, err
 	s.refs.Store(1)
 	m.cur.Store(s)
 	m.status = Status{Generation: 1, LoadedAt: s.LoadedAt, Files: s.Files, LastAttempt: s.LoadedAt, LastReason: "start"}
+	m.logWarnings(s)
 	return m, nil
+}
+
+// logWarnings logs what `luapbx check` warns about (weak passwords, rules
+// that can tie), so a plan edited under a running PBX shows them too.
+func (m *Manager) logWarnings(s *Snapshot) {
+	if s.Config == nil {
+		return
+	}
+	for _, w := range s.Config.Warnings {
+		m.log.Warn("plan warning", "gen", s.Gen, "warning", w.Error())
+	}
 }
 
 // OnReload registers a function called after every reload attempt, with the
@@ -123,6 +135,7 @@ func (m *Manager) Reload(reason string) error {
 	m.status.LastError = ""
 	m.status.Reloads++
 	m.log.Info("reloaded", "reason", reason, "gen", s.Gen, "took", time.Since(start).Round(time.Microsecond))
+	m.logWarnings(s)
 	for _, f := range m.onReload {
 		f(s, nil)
 	}

@@ -1,11 +1,13 @@
 package reload
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,3 +140,38 @@ func TestFailedReloadKeepsGeneration(t *testing.T) {
 		t.Errorf("status %+v, want generation 1 kept with the error reported", st)
 	}
 }
+
+// What check warns about is logged at start and at every reload.
+func TestWarningsAreLogged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pbx.yaml")
+	writePlan(t, path, "user:201")
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil))
+	mgr, err := NewManager(log, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	weak := strings.Replace(plan("user:201"), `password: "a-long-passphrase-202"`, `password: "202"`, 1)
+	if err := os.WriteFile(path, []byte(weak), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if n := strings.Count(out, `msg="plan warning"`); n != 1 || !strings.Contains(out, "gen=2") || !strings.Contains(out, "weak password for extension 202") {
+		t.Errorf("want one warning for generation 2 about 202's password, got:\n%s", out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
