@@ -82,7 +82,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		go func() { defer wg.Done(); fail(f()) }()
 	}
 
-	sip, err := pbx.New(log, mgr, pbx.Options{Trace: *sipTrace, Metrics: m})
+	sip, err := pbx.New(log, mgr, pbx.Options{Trace: *sipTrace, TraceTo: stderr, Metrics: m})
 	if err != nil {
 		fmt.Fprintln(stderr, "luapbx serve:", err)
 		return 1

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -42,6 +43,7 @@ const Realm = "luapbx"
 // Options configures the PBX.
 type Options struct {
 	Trace   bool             // log every SIP message
+	TraceTo io.Writer        // with Trace: readable message blocks here instead of log records
 	Metrics *metrics.Metrics // nil: none
 	OnEnd   func(call.End)   // each ended call, e.g. for the CDR store; must not block
 }
@@ -69,7 +71,7 @@ type PBX struct {
 func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	cfg := mgr.Current().Config
 	p := &PBX{log: log, mgr: mgr, opts: opts}
-	srv, err := sipserver.New(log, sipserver.WithTrace(opts.Trace))
+	srv, err := sipserver.New(log, sipserver.WithTrace(opts.Trace), sipserver.WithTraceWriter(opts.TraceTo))
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,14 @@
 package sipserver
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -115,22 +118,30 @@ func (s *Server) Contact(transport string) sip.ContactHeader {
 
 // Globals of sipgo (its default logger and the trace hook) are unguarded:
 // they are set once per process, before the first server serves. Later
-// servers only swap the logger the trace writes to.
+// servers only swap where the trace goes.
 var (
 	globalsOnce sync.Once
-	traceLog    atomic.Pointer[slog.Logger]
+	traceTo     atomic.Pointer[traceSink]
 )
 
-func setGlobals(log *slog.Logger, trace bool) {
+// traceSink is where --sip-trace goes: whole messages as readable blocks
+// on w, or one log record each when w is nil.
+type traceSink struct {
+	log *slog.Logger
+	mu  sync.Mutex // one block at a time
+	w   io.Writer
+}
+
+func setGlobals(log *slog.Logger, trace bool, w io.Writer) {
 	globalsOnce.Do(func() {
 		sip.SetDefaultLogger(log.With("component", "sipgo"))
 		sip.SIPDebugTracer(tracer{})
 		sip.SIPDebug = true
 	})
 	if trace {
-		traceLog.Store(log)
+		traceTo.Store(&traceSink{log: log, w: w})
 	} else {
-		traceLog.Store(nil)
+		traceTo.Store(nil)
 	}
 }
 
@@ -138,13 +149,32 @@ func setGlobals(log *slog.Logger, trace bool) {
 type tracer struct{}
 
 func (tracer) SIPTraceRead(transport, laddr, raddr string, msg []byte) {
-	if l := traceLog.Load(); l != nil {
-		l.Info("sip in", "transport", transport, "local", laddr, "remote", raddr, "msg", string(msg))
+	if t := traceTo.Load(); t != nil {
+		t.write("sip in", transport, laddr, "<-", raddr, msg)
 	}
 }
 
 func (tracer) SIPTraceWrite(transport, laddr, raddr string, msg []byte) {
-	if l := traceLog.Load(); l != nil {
-		l.Info("sip out", "transport", transport, "local", laddr, "remote", raddr, "msg", string(msg))
+	if t := traceTo.Load(); t != nil {
+		t.write("sip out", transport, laddr, "->", raddr, msg)
 	}
+}
+
+func (t *traceSink) write(what, transport, laddr, arrow, raddr string, msg []byte) {
+	if t.w == nil {
+		t.log.Info(what, "transport", transport, "local", laddr, "remote", raddr, "msg", string(msg))
+		return
+	}
+	// One Write per block, so that log lines sharing the writer do not
+	// land inside a message.
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "----- %s %s %s %s %s %s (%d bytes)\n", time.Now().UTC().Format("15:04:05.000000"), what,
+		transport, laddr, arrow, raddr, len(msg))
+	b.Write(bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n")))
+	if len(msg) > 0 && msg[len(msg)-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, _ = t.w.Write(b.Bytes())
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -43,6 +44,10 @@ type Option func(*Server)
 // WithTrace logs every SIP message in and out (--sip-trace).
 func WithTrace(on bool) Option { return func(s *Server) { s.trace = on } }
 
+// WithTraceWriter sends the trace to w as readable blocks (header line,
+// then the message as sent) instead of one log record per message.
+func WithTraceWriter(w io.Writer) Option { return func(s *Server) { s.traceW = w } }
+
 // WithMaxMessageSize sets the message-size limit in bytes.
 func WithMaxMessageSize(n int) Option {
 	return func(s *Server) {
@@ -65,6 +70,7 @@ func WithCalls(c Calls) Option { return func(s *Server) { s.calls = c } }
 type Server struct {
 	log     *slog.Logger
 	trace   bool
+	traceW  io.Writer
 	maxSize int
 	name    string
 
@@ -92,7 +98,7 @@ func New(log *slog.Logger, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	setGlobals(log, s.trace)
+	setGlobals(log, s.trace, s.traceW)
 	parser := sip.NewParser()
 	parser.MaxMessageLength = s.maxSize
 	ua, err := sipgo.NewUA(

@@ -216,7 +216,7 @@ func TestSIPTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer setGlobals(slog.Default(), false) // later servers in this process trace nothing
+	defer setGlobals(slog.Default(), false, nil) // later servers in this process trace nothing
 	if err := s.Listen("udp:127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -235,5 +235,39 @@ func TestSIPTrace(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("trace lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// With a trace writer, each message is a readable block: a header line
+// naming the direction and addresses, then the message's own lines.
+func TestSIPTraceWriter(t *testing.T) {
+	var buf lockedBuf
+	s, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), WithTrace(true), WithTraceWriter(&buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer setGlobals(slog.Default(), false, nil)
+	if err := s.Listen("udp:127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	<-s.Ready()
+	addr := s.Addr("udp")
+	if got := exchange(t, addr, options(addr, "trace2")); !strings.HasPrefix(got, "SIP/2.0 200") {
+		t.Fatalf("OPTIONS answer %q", got)
+	}
+	cancel()
+	<-done
+	out := buf.String()
+	for _, want := range []string{" sip in UDP " + addr + " <- ", " sip out UDP " + addr + " -> ",
+		"\nOPTIONS sip:pbx@", "\nSIP/2.0 200 OK\n", "\nCall-ID: trace2\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trace lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\r") {
+		t.Error("trace keeps CRs: lines should read as plain text")
 	}
 }
