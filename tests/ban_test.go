@@ -41,7 +41,7 @@ func deleteBan(t *testing.T, srv *harness.Server, ip string) int {
 // again at once.
 func TestBanLiftedByAdmin(t *testing.T) {
 	t.Parallel()
-	srv, _ := startPlan(t, sipPlan(32700, "{ban_after_failures: 2, ban_window_seconds: 60, ban_seconds: 600}", "", ""), nil)
+	srv, _ := startPlan(t, sipPlan(34100, "{ban_after_failures: 2, ban_window_seconds: 60, ban_seconds: 600}", "", ""), nil)
 	for range 2 {
 		registerAs(t, srv, "202", "not-the-password")
 	}
@@ -70,7 +70,7 @@ func TestBanExemptAddresses(t *testing.T) {
 		{"ban_exempt", "{ban_after_failures: 2, ban_window_seconds: 60, ban_seconds: 600, ban_exempt: [127.0.0.1]}", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, _ := startPlan(t, sipPlan(32800, tc.security, "", tc.company), nil)
+			srv, _ := startPlan(t, sipPlan(34200, tc.security, "", tc.company), nil)
 			for range 4 {
 				if s := registerAs(t, srv, "202", "not-the-password"); s.FinalCode != 401 && s.FinalCode != 403 {
 					t.Fatalf("wrong password: %d", s.FinalCode)
