@@ -159,6 +159,10 @@ func TestSIPExtensionCalls(t *testing.T) {
 		}
 		one(t, busy, phone.StateRejected)
 		one(t, fb, phone.StateCompleted)
+		// The record names where the call went, and still why it started.
+		if row := cdrRow(t, srv, s.CallID); row["target"] != "user:204" || row["rule"] != "ext:206" {
+			t.Errorf("CDR target %v rule %v, want user:204 by ext:206", row["target"], row["rule"])
+		}
 	})
 	t.Run("no answer goes to the fallback", func(t *testing.T) {
 		slow := answer(t, "205", phone.AnswerOptions{Count: 1, Delay: 10 * time.Second})

@@ -64,6 +64,9 @@ func (c *Call) execute(t routing.Target, number string) result {
 			return r
 		}
 		c.log.Info("falling back", "from_target", t.String(), "fallback", next, "code", r.code)
+		// The record names where the call went (voicemail:201), as for an
+		// IVR choice; the rule and the explanation still say why it started.
+		c.Decision.Target = nt
 		t = nt
 	}
 	return result{code: 482, cause: "loop", by: BySystem, rejected: true}
