@@ -38,38 +38,9 @@ case "$STEP_SECONDS" in '' | *[!0-9]*) echo "cps.sh: --step wants whole seconds"
 [ "$STEP_SECONDS" -ge 1 ] && [ "$STEP_SECONDS" -le 600 ] || { echo "cps.sh: --step must be 1..600" >&2; exit 2; }
 
 command -v sipp >/dev/null || { echo "cps.sh: sipp not installed (apt-get install sip-tester)" >&2; exit 2; }
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/luapbx-cps.XXXXXX)
-PIDS=()
-cleanup() {
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "kept $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a UDP port on 127.0.0.1 nobody listens on.
-free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q .; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "cps.sh: no free UDP port found" >&2
-	exit 1
-}
+BENCH=cps.sh
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 echo "building luapbx..."
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/luapbx" ./cmd/luapbx)
@@ -116,16 +87,9 @@ done
 [ -n "$PBX" ] || { echo "cps.sh: luapbx not ready after 10 s" >&2; cat "$WORK/luapbx.log" >&2; exit 1; }
 HTTP=$(sed -n 's/.*luapbx ready.*http=\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
 
-TCK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$LUAPBX/stat"; }
+cpu_ticks() { ticks_of "$LUAPBX"; }
 # udp_drops: datagrams the kernel dropped for full receive buffers, machine-wide.
-udp_drops() { awk '/^Udp:/ {n++; if (n == 1) for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; if (n == 2) print $c}' /proc/net/snmp; }
-hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$LUAPBX/status"; }
-# stat_of FILE COLUMN prints COLUMN of the last line of a SIPp stats CSV.
-stat_of() {
-	awk -F';' -v col="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == col) c = i; next}
-		{v = $c} END {if (!c) {print "cps.sh: no column " col > "/dev/stderr"; exit 1} print v + 0}' "$1"
-}
+udp_drops() { snmp_udp RcvbufErrors; }
 
 echo "luapbx $PBX (pid $LUAPBX), gateway 127.0.0.1:$UAS_PORT, ${STEP_SECONDS}s per step, rates: $RATES"
 echo "machine: $(nproc) cores; SIPp shares them"
@@ -167,7 +131,7 @@ for RATE in $RATES; do
 	# (the last calls still last 200 ms after the last INVITE).
 	reached=$(awk -v n="$attempted" -v s="$start" -v e="$end" 'BEGIN {d = e - s - 0.3; if (d < 0.1) d = 0.1; printf "%.0f", n / d}')
 	cpu_us=$(awk -v t=$((after - before)) -v hz="$TCK" -v n="$attempted" 'BEGIN {if (n == 0) print "-"; else printf "%.0f", t * 1e6 / hz / n}')
-	rss=$(awk -v kb="$(hwm_kb)" 'BEGIN {printf "%.1f", kb / 1024}')
+	rss=$(awk -v kb="$(hwm_kb "$LUAPBX")" 'BEGIN {printf "%.1f", kb / 1024}')
 	printf '%6s %9s %9s %7s %9s %11s %12s %10s\n' "$RATE" "$attempted" "$ok" "$failed" "$reached" "$cpu_us" "$rss" "$drops"
 	if [ "$code" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$ok" -ne "$CALLS" ]; then
 		echo "rate $RATE not held (sipp exit $code): stopping"

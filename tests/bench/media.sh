@@ -103,43 +103,16 @@ pcap_packets() {
 PKTS=$(pcap_packets "$PCAP")
 PLAY_MS=7080 # the pause after each play in media_*.xml: the pcap lasts 7.05 s
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/luapbx-media.XXXXXX)
-PIDS=()
-cleanup() {
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "kept $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+BENCH=media.sh
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # Ports, all below the kernel's ephemeral range (32768-) so that no socket
 # of another program lands on them: SIPp's media 2000-11999 (UAC) and
 # 12000-21999 (UAS), SIP 24000-29999, luapbx's RTP 30000-31999.
 UAC_MP=2000
 UAS_MP=12000
-# free_port prints a UDP port on 127.0.0.1 nobody listens on, for SIP.
-free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((24000 + RANDOM % 6000))
-		if ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q .; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "media.sh: no free UDP port found" >&2
-	exit 1
-}
+sip_port() { free_port 24000 6000; } # a free UDP port for SIP
 
 if [ -n "${LUAPBX:-}" ]; then
 	[ -x "$LUAPBX" ] || { echo "media.sh: LUAPBX=$LUAPBX is not an executable" >&2; exit 2; }
@@ -151,9 +124,9 @@ fi
 cp "$ROOT/tests/testdata/sipp/media_uac.xml" "$ROOT/tests/testdata/sipp/media_uas.xml" "$WORK/"
 cp "$PCAP" "$WORK/g711a.pcap"
 
-UAS_PORT=$(free_port)
-UAC_PORT=$(free_port)
-PBX_PORT=$(free_port)
+UAS_PORT=$(sip_port)
+UAC_PORT=$(sip_port)
+PBX_PORT=$(sip_port)
 [ "$UAS_PORT" != "$UAC_PORT" ] && [ "$UAS_PORT" != "$PBX_PORT" ] && [ "$UAC_PORT" != "$PBX_PORT" ] ||
 	{ echo "media.sh: port clash, try again" >&2; exit 1; }
 # The SIPp media ports the run will use must have no listener: what arrives
@@ -212,11 +185,6 @@ done
 HTTP=$(sed -n 's/.*luapbx ready.*http=\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
 [ -n "$HTTP" ] || { echo "media.sh: luapbx did not say its http address" >&2; exit 1; }
 
-TCK=$(getconf CLK_TCK)
-ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# snmp_udp COLUMN prints a Udp counter of /proc/net/snmp (machine-wide).
-snmp_udp() { awk -v col="$1" '/^Udp:/ {n++; if (n == 1) for (i = 1; i <= NF; i++) if ($i == col) c = i; if (n == 2) print $c}' /proc/net/snmp; }
-hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$PBXPID/status"; }
 # idle_ticks and all_ticks: the machine's CPU time from /proc/stat.
 idle_ticks() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
 all_ticks() { awk '/^cpu / {s = 0; for (i = 2; i <= 9; i++) s += $i; print s}' /proc/stat; }
@@ -238,11 +206,6 @@ metric() {
 	echo "media.sh: luapbx's /metrics did not answer (is luapbx still up?)" >&2
 	tail -5 "$WORK/luapbx.log" >&2
 	exit 1
-}
-# stat_of FILE COLUMN prints COLUMN of the last line of a SIPp stats CSV.
-stat_of() {
-	awk -F';' -v col="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == col) c = i; next}
-		{v = $c} END {if (!c) {print "media.sh: no column " col > "/dev/stderr"; exit 1} print v + 0}' "$1"
 }
 curl -sf "http://$HTTP/metrics" | grep -q '^luapbx_rtp_packets_out_total' ||
 	{ echo "media.sh: luapbx's /metrics has no luapbx_rtp_packets_out_total" >&2; exit 1; }
@@ -344,7 +307,7 @@ for N in $STEPS; do
 		split(w0, a, " "); split(w1, b, " "); d = b[2] - a[2]
 		if (d < 2) {print "-"; exit}
 		printf "%.2f", (b[1] - a[1]) * 1e6 / hz / (n * 2 * pk * 1000 / ms * d)}')
-	rss=$(awk -v kb="$(hwm_kb)" 'BEGIN {printf "%.1f", kb / 1024}')
+	rss=$(awk -v kb="$(hwm_kb "$PBXPID")" 'BEGIN {printf "%.1f", kb / 1024}')
 	# One WAV per call proves the recording was on; then they can go.
 	wavs=0
 	[ -d "$WORK/var/recordings" ] && wavs=$(find "$WORK/var/recordings" -name '*.wav' | wc -l)

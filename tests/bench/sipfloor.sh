@@ -30,29 +30,9 @@ case "$STEP_SECONDS" in '' | *[!0-9]*) echo "sipfloor.sh: --step wants whole sec
 [ "$STEP_SECONDS" -ge 1 ] && [ "$STEP_SECONDS" -le 300 ] || { echo "sipfloor.sh: --step must be 1..300" >&2; exit 2; }
 command -v sipp >/dev/null || { echo "sipfloor.sh: sipp not installed (apt-get install sip-tester)" >&2; exit 2; }
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/luapbx-sipfloor.XXXXXX)
-PIDS=()
-cleanup() {
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q .; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "sipfloor.sh: no free UDP port found" >&2
-	exit 1
-}
+BENCH=sipfloor.sh
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 echo "building sipfloor..."
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/sipfloor" ./tests/bench/sipfloor)
@@ -67,12 +47,7 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 
-TCK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SRV/stat"; }
-stat_of() {
-	awk -F';' -v col="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == col) c = i; next}
-		{v = $c} END {if (!c) {print "sipfloor.sh: no column " col > "/dev/stderr"; exit 1} print v + 0}' "$1"
-}
+cpu_ticks() { ticks_of "$SRV"; }
 echo "sipfloor 127.0.0.1:$SRV_PORT (pid $SRV), ${STEP_SECONDS}s per step; machine: $(nproc) cores, SIPp shares them"
 printf '%6s %9s %9s %7s %11s %10s\n' rate attempted ok failed cpu_us/call cpu_us/msg
 for RATE in $RATES; do

@@ -1,0 +1,51 @@
+# Shared by the benchmark scripts of tests/bench: source it after setting
+# BENCH (the script's name, for messages). It sets ROOT (the repository) and
+# WORK (a temp dir, removed at exit unless KEEP=1), kills the PIDS the
+# script started at exit, and defines the helpers below.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=$(mktemp -d "/tmp/luapbx-$BENCH.XXXXXX")
+PIDS=()
+bench_cleanup() {
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port [BASE SPAN] prints a UDP port on 127.0.0.1 nobody listens on,
+# from BASE..BASE+SPAN-1 (default 20000..59999).
+free_port() {
+	local base=${1:-20000} span=${2:-40000} p i
+	for i in $(seq 1 50); do
+		p=$((base + RANDOM % span))
+		if ! ss -Hlun "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+	echo "$BENCH: no free UDP port found" >&2
+	exit 1
+}
+
+TCK=$(getconf CLK_TCK)
+# ticks_of PID prints the process's CPU time (utime + stime) in clock ticks.
+ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# snmp_udp COLUMN prints a Udp counter of /proc/net/snmp (machine-wide).
+snmp_udp() { awk -v col="$1" '/^Udp:/ {n++; if (n == 1) for (i = 1; i <= NF; i++) if ($i == col) c = i; if (n == 2) print $c}' /proc/net/snmp; }
+# hwm_kb PID prints the process's peak RSS in KiB.
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+# stat_of FILE COLUMN prints COLUMN of the last line of a SIPp stats CSV.
+stat_of() {
+	awk -F';' -v col="$2" -v who="$BENCH" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == col) c = i; next}
+		{v = $c} END {if (!c) {print who ": no column " col > "/dev/stderr"; exit 1} print v + 0}' "$1"
+}
