@@ -210,64 +210,62 @@ func (l *lockedBuf) String() string {
 	return l.b.String()
 }
 
+// --sip-trace: one log record per message, or, with a trace writer,
+// readable blocks (a header line naming direction and addresses, then the
+// message's own lines without CRs).
 func TestSIPTrace(t *testing.T) {
-	var buf lockedBuf
-	s, err := New(slog.New(slog.NewTextHandler(&buf, nil)), WithTrace(true))
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name   string
+		writer bool
+		want   func(addr string) []string
+	}{
+		{"log records", false, func(string) []string {
+			return []string{`msg="sip in"`, `msg="sip out"`, "OPTIONS sip:pbx@", "SIP/2.0 200 OK"}
+		}},
+		{"readable blocks", true, func(addr string) []string {
+			return []string{" sip in UDP " + addr + " <- ", " sip out UDP " + addr + " -> ",
+				"\nOPTIONS sip:pbx@", "\nSIP/2.0 200 OK\n", "\nCall-ID: trace-blocks\n"}
+		}},
 	}
-	defer setGlobals(slog.Default(), false, nil) // later servers in this process trace nothing
-	if err := s.Listen("udp:127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	<-s.Ready()
-	addr := s.Addr("udp")
-	if got := exchange(t, addr, options(addr, "trace1")); !strings.HasPrefix(got, "SIP/2.0 200") {
-		t.Fatalf("OPTIONS answer %q", got)
-	}
-	cancel()
-	<-done
-	out := buf.String()
-	for _, want := range []string{`msg="sip in"`, `msg="sip out"`, "OPTIONS sip:pbx@", "SIP/2.0 200 OK"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("trace lacks %q:\n%s", want, out)
-		}
-	}
-}
-
-// With a trace writer, each message is a readable block: a header line
-// naming the direction and addresses, then the message's own lines.
-func TestSIPTraceWriter(t *testing.T) {
-	var buf lockedBuf
-	s, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), WithTrace(true), WithTraceWriter(&buf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer setGlobals(slog.Default(), false, nil)
-	if err := s.Listen("udp:127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	<-s.Ready()
-	addr := s.Addr("udp")
-	if got := exchange(t, addr, options(addr, "trace2")); !strings.HasPrefix(got, "SIP/2.0 200") {
-		t.Fatalf("OPTIONS answer %q", got)
-	}
-	cancel()
-	<-done
-	out := buf.String()
-	for _, want := range []string{" sip in UDP " + addr + " <- ", " sip out UDP " + addr + " -> ",
-		"\nOPTIONS sip:pbx@", "\nSIP/2.0 200 OK\n", "\nCall-ID: trace2\n"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("trace lacks %q:\n%s", want, out)
-		}
-	}
-	if strings.Contains(out, "\r") {
-		t.Error("trace keeps CRs: lines should read as plain text")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf lockedBuf
+			log, opts := slog.New(slog.NewTextHandler(&buf, nil)), []Option{WithTrace(true)}
+			if tc.writer {
+				log = slog.New(slog.NewTextHandler(io.Discard, nil))
+				opts = append(opts, WithTraceWriter(&buf))
+			}
+			s, err := New(log, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer setGlobals(slog.Default(), false, nil) // later servers in this process trace nothing
+			if err := s.Listen("udp:127.0.0.1:0"); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- s.Run(ctx) }()
+			<-s.Ready()
+			addr := s.Addr("udp")
+			branch := "trace-records"
+			if tc.writer {
+				branch = "trace-blocks"
+			}
+			if got := exchange(t, addr, options(addr, branch)); !strings.HasPrefix(got, "SIP/2.0 200") {
+				t.Fatalf("OPTIONS answer %q", got)
+			}
+			cancel()
+			<-done
+			out := buf.String()
+			for _, want := range tc.want(addr) {
+				if !strings.Contains(out, want) {
+					t.Errorf("trace lacks %q:\n%s", want, out)
+				}
+			}
+			if tc.writer && strings.Contains(out, "\r") {
+				t.Error("trace keeps CRs: lines should read as plain text")
+			}
+		})
 	}
 }
