@@ -259,8 +259,9 @@ func TestIVRChoiceFallsBackToVoicemail(t *testing.T) {
 	}
 	wait()
 	e := p.waitEnd()
-	// The caller hangs up during the voicemail: the caller ended the call.
-	if e.Disposition != call.DispAnswered || e.By != call.ByCaller || e.Cause != "normal" || e.Call.Decision.Target.String() != "user:205" {
+	// The caller hangs up during the voicemail: the caller ended the call,
+	// and the record names the fallback it ended in.
+	if e.Disposition != call.DispAnswered || e.By != call.ByCaller || e.Cause != "normal" || e.Call.Decision.Target.String() != "voicemail:205" {
 		t.Errorf("end: %s by %s cause %s target %s", e.Disposition, e.By, e.Cause, e.Call.Decision.Target.String())
 	}
 	files, _ := filepath.Glob(filepath.Join(p.anchor.opts.VoicemailDir, "205", "*.wav"))
