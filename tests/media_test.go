@@ -201,11 +201,10 @@ func cdrRow(t *testing.T, srv *harness.Server, callID string) map[string]any {
 }
 
 // pieceCorrelation is the median, over the half-second pieces of got that
-// hold sound, of each piece's best correlation anywhere in sent. The PBX
-// records by arrival time, so a sender that stalls (a loaded machine)
-// shifts the rest of its channel by a frame: whole-signal correlation would
-// blame the recording for the sender's scheduling. Piece by piece, what
-// was recorded must still be what was sent. No sound at all gives 0.
+// hold sound, of each piece's best correlation anywhere in sent: what was
+// recorded must be what was sent, whatever shifts a badly loaded machine
+// causes (a voicemail starts by arrival; a recording re-anchors a channel
+// after a stall longer than it keeps). No sound at all gives 0.
 func pieceCorrelation(sent, got []int16) float64 {
 	const piece = 4000
 	var cs []float64

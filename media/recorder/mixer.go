@@ -88,7 +88,7 @@ func (m *mixer) add(c int, p int64, s []int16) {
 	for i, v := range s {
 		m.buf[off+m.nch*int64(i)] = v
 	}
-	m.ch[c].next = end
+	m.ch[c].next = max(m.ch[c].next, end) // a reordered frame placed by timestamp lands behind
 }
 
 // flushTo writes every position before end to the sink.

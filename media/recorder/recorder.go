@@ -1,6 +1,8 @@
 // Package recorder writes a call to a stereo WAV file: the caller on the
-// left channel, the callee on the right, 8 kHz 16-bit PCM, aligned in time
-// by arrival time, with silence where packets were lost.
+// left channel, the callee on the right, 8 kHz 16-bit PCM, with silence
+// where packets were lost. The channels are aligned by arrival time; within
+// a channel, RTP frames (WriteRTP) sit where their timestamps put them, so
+// jitter and stalls neither open gaps nor shift the audio.
 //
 // Write is called from the RTP read loops and never blocks: it copies the
 // payload into a recycled frame and hands it to the recorder's own writer
@@ -73,14 +75,35 @@ type Recorder struct {
 	err       error
 	written   uint64 // owned by the writer goroutine until done
 	late      uint64
+	anchors   [2]tsAnchor // writer goroutine
 }
 
 type frame struct {
-	ch   uint8
-	pt   uint8
-	at   time.Time
-	data []byte
+	ch    uint8
+	pt    uint8
+	hasTS bool   // ts is the packet's RTP timestamp (WriteRTP)
+	ts    uint32 // in samples: G.711's clock is the recording's 8 kHz
+	at    time.Time
+	data  []byte
 }
+
+// tsAnchor maps a channel's RTP timestamps to recording positions: ts0 was
+// at pos0. Owned by the writer goroutine.
+type tsAnchor struct {
+	set  bool
+	ts0  uint32
+	pos0 int64
+}
+
+// A timestamp's position may run this far ahead of the packet's arrival
+// (the sender's clock drifting fast) before the channel is re-anchored at
+// the arrival; behind it, as far as the mixer keeps audio (late packets
+// after a stall). Beyond either, the timestamps jumped: a new stream after a
+// re-INVITE, or a sender that restarted them.
+const (
+	aheadSamples  = SampleRate / 5 // 200 ms
+	behindSamples = windowFrames
+)
 
 // Option configures a Recorder.
 type Option func(*Recorder)
@@ -143,13 +166,27 @@ func (r *Recorder) Path() string { return r.path }
 // payload type pt (g711.PTPCMU or g711.PTPCMA) that arrived at at. The
 // payload is copied; the caller keeps ownership. Write never blocks.
 func (r *Recorder) Write(ch int, pt uint8, payload []byte, at time.Time) {
+	r.write(ch, pt, false, 0, payload, at)
+}
+
+// WriteRTP is Write for an RTP payload whose timestamp is ts: frames are
+// placed by timestamp from where the channel's first one arrived, so
+// jitter and a sender's stalls neither open gaps nor shift the channel
+// (arrival time re-anchors it after a timestamp jump: more than 200 ms
+// ahead of real time, or older than the 2 s the mixer keeps). It is the
+// rtprelay.Tap the relay feeds.
+func (r *Recorder) WriteRTP(ch int, pt uint8, ts uint32, payload []byte, at time.Time) {
+	r.write(ch, pt, true, ts, payload, at)
+}
+
+func (r *Recorder) write(ch int, pt uint8, hasTS bool, ts uint32, payload []byte, at time.Time) {
 	if r.closed.Load() || ch < 0 || ch >= r.nch || (pt != g711.PTPCMU && pt != g711.PTPCMA) ||
 		len(payload) == 0 || len(payload) > maxFrameBytes {
 		r.rejected.Add(1)
 		return
 	}
 	f := r.getFrame()
-	f.ch, f.pt, f.at = uint8(ch), pt, at
+	f.ch, f.pt, f.at, f.hasTS, f.ts = uint8(ch), pt, at, hasTS, ts
 	f.data = append(f.data[:0], payload...)
 	select {
 	case r.queue <- f:
@@ -249,13 +286,33 @@ func (r *Recorder) handle(m *mixer, pcm []int16, f *frame) {
 	} else {
 		g711.DecodeUlawTo(s, f.data)
 	}
-	if p, ok := m.place(int(f.ch), r.position(f.at), int64(len(s))); ok && p >= m.flushed {
+	p, ok := int64(0), true
+	if f.hasTS {
+		p = r.tsPosition(int(f.ch), f.ts, r.position(f.at))
+	} else {
+		p, ok = m.place(int(f.ch), r.position(f.at), int64(len(s)))
+	}
+	if ok && p >= m.flushed {
 		m.add(int(f.ch), p, s)
 		r.written++
 	} else {
 		r.late++
 	}
 	r.putFrame(f)
+}
+
+// tsPosition places a frame of channel ch by its RTP timestamp, anchored
+// where the channel's first frame arrived (arrival: its arrival position).
+func (r *Recorder) tsPosition(ch int, ts uint32, arrival int64) int64 {
+	a := &r.anchors[ch]
+	if a.set {
+		p := a.pos0 + int64(int32(ts-a.ts0)) // int32: timestamps wrap
+		if d := p - arrival; d >= -behindSamples && d <= aheadSamples {
+			return max(p, 0)
+		}
+	}
+	*a = tsAnchor{set: true, ts0: ts, pos0: arrival}
+	return max(arrival, 0)
 }
 
 // finish pads to the end time, writes the rest and closes the file.

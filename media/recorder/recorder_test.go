@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -396,4 +397,53 @@ func BenchmarkWriteEnqueue(b *testing.B) {
 	if r.dropped.Load() != 0 {
 		b.Fatalf("%d dropped", r.dropped.Load())
 	}
+}
+
+// WriteRTP places frames by RTP timestamp: a burst after a sender's stall
+// and reordered packets land where they belong, with no gap and no shift,
+// and a timestamp jump (a new stream after a re-INVITE) re-anchors the
+// channel at its arrival.
+func TestWriteRTPPlacesByTimestamp(t *testing.T) {
+	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	clock := &fakeClock{t: start}
+	path := Path(t.TempDir(), start, "ts@example")
+	r, err := New(path, WithStart(start), WithClock(clock.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const frames = 150
+	wire := encode(g711.PTPCMU, sine(440, frames*160, 12000))
+	type arrival struct {
+		k  int
+		at time.Time
+	}
+	var order []arrival
+	for k := range frames {
+		at := start.Add(time.Duration(k) * 20 * time.Millisecond)
+		switch {
+		case k >= 40 && k < 50: // stalled, then sent in a burst with frame 54
+			at = start.Add(54*20*time.Millisecond + time.Duration(k-40)*100*time.Microsecond)
+		case k == 60:
+			at = at.Add(25 * time.Millisecond) // after 61
+		}
+		order = append(order, arrival{k, at})
+	}
+	slices.SortStableFunc(order, func(a, b arrival) int { return a.at.Compare(b.at) })
+	for _, a := range order {
+		ts := uint32(4_000_000_000 + a.k*160) // wraps past 2^32 on the way
+		if a.k >= 100 {
+			ts += 1_000_000 // a new stream
+		}
+		r.WriteRTP(Caller, g711.PTPCMU, ts, wire[a.k*160:(a.k+1)*160], a.at)
+	}
+	clock.t = start.Add(frames * 20 * time.Millisecond)
+	if _, err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st.Written != frames || st.Late != 0 || st.Dropped != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	left, right := readStereo(t, path)
+	checkChannel(t, "left", left, decode(g711.PTPCMU, wire), 0, nil)
+	checkChannel(t, "right", right, nil, 0, nil)
 }

@@ -74,7 +74,7 @@ func cpuTime() time.Duration {
 
 type nopTap struct{}
 
-func (nopTap) Write(int, uint8, []byte, time.Time) {}
+func (nopTap) WriteRTP(int, uint8, uint32, []byte, time.Time) {}
 
 // BenchmarkHandle adds the send syscall: the full per-packet cost after the
 // read (one sendto on loopback).

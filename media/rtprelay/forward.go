@@ -73,7 +73,7 @@ func (f *forwarder) process(b []byte, src netip.AddrPort, at time.Time) (netip.A
 	in.lost.Store(in.rx.lost())
 	in.jitter.Store(floatBits(in.rx.jitter))
 	if tap := f.r.tap.Load(); tap != nil {
-		(*tap).Write(int(in.id), h.PayloadType, f.pkt.Payload, at)
+		(*tap).WriteRTP(int(in.id), h.PayloadType, h.Timestamp, f.pkt.Payload, at)
 	}
 
 	outPT, ok := f.mapPT(h.PayloadType, isEvent, outCfg)

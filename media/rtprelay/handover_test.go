@@ -17,7 +17,7 @@ type recordingTap struct {
 	n  [2]int
 }
 
-func (r *recordingTap) Write(ch int, _ uint8, _ []byte, _ time.Time) {
+func (r *recordingTap) WriteRTP(ch int, _ uint8, _ uint32, _ []byte, _ time.Time) {
 	r.mu.Lock()
 	r.n[ch]++
 	r.mu.Unlock()

@@ -44,10 +44,12 @@ func (l Leg) String() string {
 
 // Tap receives a copy of the media of both directions. ch is the leg the
 // packet came from (0 = A, caller; 1 = B, callee), pt its payload type as
-// received. payload is not owned by the tap: copy it before returning. Write
+// received. payload is not owned by the tap: copy it before returning. It
 // runs on the packet path: it must not block.
 type Tap interface {
-	Write(ch int, pt uint8, payload []byte, at time.Time)
+	// WriteRTP gets a payload of leg ch with its payload type, RTP
+	// timestamp and arrival time; it must not block or keep payload.
+	WriteRTP(ch int, pt uint8, ts uint32, payload []byte, at time.Time)
 }
 
 var (

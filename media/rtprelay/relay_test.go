@@ -323,7 +323,7 @@ type recTap struct {
 	seen int
 }
 
-func (r *recTap) Write(ch int, pt uint8, payload []byte, at time.Time) {
+func (r *recTap) WriteRTP(ch int, pt uint8, _ uint32, payload []byte, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got[ch] = append(r.got[ch], append([]byte(nil), payload...))
