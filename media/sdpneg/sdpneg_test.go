@@ -136,8 +136,16 @@ func TestRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(out)
+	// The o= line is ours, with a random session id that may hold any
+	// digits: the offer's leftovers are looked for in the other lines.
+	var rest []string
+	for _, l := range strings.Split(text, "\r\n") {
+		if !strings.HasPrefix(l, "o=") {
+			rest = append(rest, l)
+		}
+	}
 	for _, bad := range []string{"10.0.0.15", "opus", "speex", "rtcp-fb", "rtcp-xr", "48000", "16000", "7078", "9078"} {
-		if strings.Contains(text, bad) {
+		if strings.Contains(strings.Join(rest, "\n"), bad) {
 			t.Errorf("rewritten sdp still contains %q:\n%s", bad, text)
 		}
 	}
