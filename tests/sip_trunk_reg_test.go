@@ -366,7 +366,7 @@ func TestSIPTrunkKeepaliveFailover(t *testing.T) {
 			t.Errorf("/api/registrations p2 %+v, want up", st["p2"])
 		}
 	})
-	t.Run("the call skips the down trunk", func(t *testing.T) {
+	t.Run("the call goes to the up trunk first", func(t *testing.T) {
 		a2 := startAnswer(t, p2, phone.AnswerOptions{Count: 1}, callTimeout)
 		s := dial(t, caller, "90612345678", phone.CallOptions{HangupAfter: 200 * time.Millisecond})
 		if s.FinalCode != 200 || s.State != phone.StateCompleted {
@@ -379,7 +379,7 @@ func TestSIPTrunkKeepaliveFailover(t *testing.T) {
 		if got := a2.wait(t); len(got) != 1 || got[0].State != phone.StateCompleted {
 			t.Errorf("p2: %+v, want one completed call", got)
 		}
-		srv.WaitLog(t, `msg="trunk down, skipped"`, time.Second)
+		srv.WaitLog(t, `msg="trunk down, tried last"`, time.Second)
 	})
 	t.Run("back up", func(t *testing.T) {
 		p1, err := phone.New(phone.Config{Listen: "udp:" + p1Addr, User: "p1", Domain: "127.0.0.1",

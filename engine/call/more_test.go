@@ -324,3 +324,28 @@ func TestTCPCall(t *testing.T) {
 	p.waitEnd()
 	p.idle()
 }
+
+// A trunk the keepalive marks down is tried after the others rather than
+// never: with every trunk of the gateway down, the call still goes out
+// (the provider may be back since the last probe).
+func TestDownTrunkTriedLast(t *testing.T) {
+	p := newPBX(t, func(s *fakeSnap, c *Config) {
+		c.Trunks = downTrunks{"stale": true}
+		s.decide = func(c *routing.Call) routing.Decision {
+			return routing.Decision{Target: routing.Target{Kind: routing.TargetGateway, Arg: "stale"}, Number: "0612345678"}
+		}
+	})
+	addr, invites := fakeTrunk(t, "x")
+	p.snap.setTrunk(Trunk{ID: "stale", Host: addr, Username: "acme", Password: "x"})
+	s := p.call(p.phone("201"), "0612345678", phone.CallOptions{HangupAfter: 20 * time.Millisecond})
+	if s.FinalCode != 200 {
+		t.Fatalf("final %d, want 200 through the trunk marked down: %+v", s.FinalCode, s.Codes)
+	}
+	if ev := p.waitEnd(); ev.Data["gateway"] != "stale" {
+		t.Errorf("call.end %v", ev.Data)
+	}
+	if invites.Load() != 1 {
+		t.Errorf("invites at the trunk: %d", invites.Load())
+	}
+	p.idle()
+}

@@ -214,16 +214,23 @@ func (c *Call) ringGroup(number string) (result, string) {
 // full move on; any other failure stops.
 func (c *Call) ringGateway(ids []string, number string) result {
 	last := result{code: 503, cause: "no_trunk", by: BySystem}
+	// Trunks the keepalive marks down are tried last rather than never: a
+	// provider back up since the last probe still gets the call.
+	var up, down []Trunk
 	for _, id := range ids {
 		t, ok := c.Snapshot.Trunk(c.Company, id)
-		if !ok {
+		switch {
+		case !ok:
 			c.log.Warn("gateway names an unknown trunk", "trunk", id)
-			continue
+		case c.m.cfg.Trunks != nil && !c.m.cfg.Trunks.Up(id):
+			c.log.Info("trunk down, tried last", "trunk", id)
+			down = append(down, t)
+		default:
+			up = append(up, t)
 		}
-		if c.m.cfg.Trunks != nil && !c.m.cfg.Trunks.Up(id) {
-			c.log.Info("trunk down, skipped", "trunk", id)
-			continue
-		}
+	}
+	for _, t := range append(up, down...) {
+		id := t.ID
 		key := "trunk:" + id
 		if !c.m.tryTake(key, t.MaxCalls) {
 			c.log.Info("trunk full, skipped", "trunk", id, "max_calls", t.MaxCalls)
