@@ -72,26 +72,13 @@ EOF
 PIDS+=($!)
 sleep 0.5
 
-SERVE_FLAGS=()
-[ -n "${PROFILE:-}" ] && SERVE_FLAGS+=(--pprof)
-(cd "$WORK" && exec ./luapbx serve --config pbx.yaml "${SERVE_FLAGS[@]}" >"$WORK/luapbx.log" 2>&1) &
-LUAPBX=$!
-PIDS+=($LUAPBX)
-PBX=""
-for _ in $(seq 1 100); do
-	PBX=$(sed -n 's/.*luapbx ready.*sip=udp:\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
-	[ -n "$PBX" ] && break
-	kill -0 "$LUAPBX" 2>/dev/null || { cat "$WORK/luapbx.log" >&2; exit 1; }
-	sleep 0.1
-done
-[ -n "$PBX" ] || { echo "cps.sh: luapbx not ready after 10 s" >&2; cat "$WORK/luapbx.log" >&2; exit 1; }
-HTTP=$(sed -n 's/.*luapbx ready.*http=\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
+start_luapbx
 
-cpu_ticks() { ticks_of "$LUAPBX"; }
+cpu_ticks() { ticks_of "$PBX_PID"; }
 # udp_drops: datagrams the kernel dropped for full receive buffers, machine-wide.
 udp_drops() { snmp_udp RcvbufErrors; }
 
-echo "luapbx $PBX (pid $LUAPBX), gateway 127.0.0.1:$UAS_PORT, ${STEP_SECONDS}s per step, rates: $RATES"
+echo "luapbx $PBX (pid $PBX_PID), gateway 127.0.0.1:$UAS_PORT, ${STEP_SECONDS}s per step, rates: $RATES"
 echo "machine: $(nproc) cores; SIPp shares them"
 printf '%6s %9s %9s %7s %9s %11s %12s %10s\n' rate attempted ok failed reached cpu_us/call peak_rss_MB udp_drops
 BEST=0
@@ -131,7 +118,7 @@ for RATE in $RATES; do
 	# (the last calls still last 200 ms after the last INVITE).
 	reached=$(awk -v n="$attempted" -v s="$start" -v e="$end" 'BEGIN {d = e - s - 0.3; if (d < 0.1) d = 0.1; printf "%.0f", n / d}')
 	cpu_us=$(awk -v t=$((after - before)) -v hz="$TCK" -v n="$attempted" 'BEGIN {if (n == 0) print "-"; else printf "%.0f", t * 1e6 / hz / n}')
-	rss=$(awk -v kb="$(hwm_kb "$LUAPBX")" 'BEGIN {printf "%.1f", kb / 1024}')
+	rss=$(awk -v kb="$(hwm_kb "$PBX_PID")" 'BEGIN {printf "%.1f", kb / 1024}')
 	printf '%6s %9s %9s %7s %9s %11s %12s %10s\n' "$RATE" "$attempted" "$ok" "$failed" "$reached" "$cpu_us" "$rss" "$drops"
 	if [ "$code" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$ok" -ne "$CALLS" ]; then
 		echo "rate $RATE not held (sipp exit $code): stopping"

@@ -49,3 +49,24 @@ stat_of() {
 	awk -F';' -v col="$2" -v who="$BENCH" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == col) c = i; next}
 		{v = $c} END {if (!c) {print who ": no column " col > "/dev/stderr"; exit 1} print v + 0}' "$1"
 }
+
+# start_luapbx runs $WORK/luapbx serve on $WORK/pbx.yaml (with --pprof when
+# PROFILE is set) and waits for it: it sets PBX_PID (the pid), PBX (its UDP
+# SIP address) and HTTP (its admin address), or exits with its log.
+start_luapbx() {
+	local flags=()
+	[ -n "${PROFILE:-}" ] && flags+=(--pprof)
+	(cd "$WORK" && exec ./luapbx serve --config pbx.yaml "${flags[@]}" >"$WORK/luapbx.log" 2>&1) &
+	PBX_PID=$!
+	PIDS+=($PBX_PID)
+	PBX=""
+	for _ in $(seq 1 100); do
+		PBX=$(sed -n 's/.*luapbx ready.*sip=udp:\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
+		[ -n "$PBX" ] && break
+		kill -0 "$PBX_PID" 2>/dev/null || { cat "$WORK/luapbx.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	[ -n "$PBX" ] || { echo "$BENCH: luapbx not ready after 10 s" >&2; cat "$WORK/luapbx.log" >&2; exit 1; }
+	HTTP=$(sed -n 's/.*luapbx ready.*http=\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
+	[ -n "$HTTP" ] || { echo "$BENCH: luapbx did not say its http address" >&2; exit 1; }
+}

@@ -169,21 +169,7 @@ PIDS+=($UAS)
 sleep 0.5
 kill -0 "$UAS" 2>/dev/null || { echo "media.sh: the SIPp gateway did not start:" >&2; tail -5 "$WORK/uas.out" >&2; exit 1; }
 
-SERVE_FLAGS=()
-[ -n "${PROFILE:-}" ] && SERVE_FLAGS+=(--pprof)
-(cd "$WORK" && exec ./luapbx serve --config pbx.yaml "${SERVE_FLAGS[@]}" >"$WORK/luapbx.log" 2>&1) &
-PBXPID=$!
-PIDS+=($PBXPID)
-PBX=""
-for _ in $(seq 1 100); do
-	PBX=$(sed -n 's/.*luapbx ready.*sip=udp:\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
-	[ -n "$PBX" ] && break
-	kill -0 "$PBXPID" 2>/dev/null || { cat "$WORK/luapbx.log" >&2; exit 1; }
-	sleep 0.1
-done
-[ -n "$PBX" ] || { echo "media.sh: luapbx not ready after 10 s" >&2; cat "$WORK/luapbx.log" >&2; exit 1; }
-HTTP=$(sed -n 's/.*luapbx ready.*http=\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
-[ -n "$HTTP" ] || { echo "media.sh: luapbx did not say its http address" >&2; exit 1; }
+start_luapbx
 
 # idle_ticks and all_ticks: the machine's CPU time from /proc/stat.
 idle_ticks() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
@@ -201,7 +187,7 @@ metric() {
 	for i in 1 2 3 4; do
 		v=$(try_metric "$1")
 		[ -n "$v" ] && { echo "$v"; return; }
-		kill -0 "$PBXPID" 2>/dev/null || break
+		kill -0 "$PBX_PID" 2>/dev/null || break
 	done
 	echo "media.sh: luapbx's /metrics did not answer (is luapbx still up?)" >&2
 	tail -5 "$WORK/luapbx.log" >&2
@@ -211,7 +197,7 @@ curl -sf "http://$HTTP/metrics" | grep -q '^luapbx_rtp_packets_out_total' ||
 	{ echo "media.sh: luapbx's /metrics has no luapbx_rtp_packets_out_total" >&2; exit 1; }
 
 CALL_S=$(awk -v p="$PLAYS" -v ms="$PLAY_MS" 'BEGIN {printf "%.1f", (p * ms + 1000) / 1000}')
-echo "luapbx $PBX (pid $PBXPID), gateway 127.0.0.1:$UAS_PORT, calls of ${CALL_S}s ($PLAYS x $PKTS-packet PCMA pcap each way), record: $RECORD_YAML"
+echo "luapbx $PBX (pid $PBX_PID), gateway 127.0.0.1:$UAS_PORT, calls of ${CALL_S}s ($PLAYS x $PKTS-packet PCMA pcap each way), record: $RECORD_YAML"
 echo "machine: $(nproc) cores; SIPp shares them; steps (concurrent calls): $STEPS"
 printf '%5s %5s %4s %5s %9s %9s %9s %9s %8s %10s %9s %7s %7s %5s %7s %6s %5s\n' \
 	calls ok fail peak sent pbx_in relayed arrived loss_% cpu_us/pkt steady_us pbx_%1 sipp_%1 idle% rss_MB drops wavs
@@ -226,7 +212,7 @@ for N in $STEPS; do
 	limit_s=$((ramp_s + PLAYS * PLAY_MS / 1000 + 30))
 	in0=$(metric luapbx_rtp_packets_in_total)
 	out0=$(metric luapbx_rtp_packets_out_total)
-	t0=$(ticks_of "$PBXPID")
+	t0=$(ticks_of "$PBX_PID")
 	uas0=$(ticks_of "$UAS")
 	noports0=$(snmp_udp NoPorts)
 	drops0=$(snmp_udp RcvbufErrors)
@@ -256,7 +242,7 @@ for N in $STEPS; do
 		a=$(try_metric luapbx_active_calls) # skip a sample it is too busy to give
 		[ -n "$a" ] && [ "$a" -gt "$peak" ] && peak=$a
 		if [ "$a" = "$N" ]; then
-			w1="$(ticks_of "$PBXPID") $(date +%s.%N)"
+			w1="$(ticks_of "$PBX_PID") $(date +%s.%N)"
 			[ -n "$w0" ] || w0=$w1
 		fi
 		u=$(ticks_of "$uac")
@@ -273,7 +259,7 @@ for N in $STEPS; do
 	sleep 0.5
 	in1=$(metric luapbx_rtp_packets_in_total)
 	out1=$(metric luapbx_rtp_packets_out_total)
-	t1=$(ticks_of "$PBXPID")
+	t1=$(ticks_of "$PBX_PID")
 	uas1=$(ticks_of "$UAS")
 	noports=$(($(snmp_udp NoPorts) - noports0))
 	drops=$(($(snmp_udp RcvbufErrors) - drops0))
@@ -307,7 +293,7 @@ for N in $STEPS; do
 		split(w0, a, " "); split(w1, b, " "); d = b[2] - a[2]
 		if (d < 2) {print "-"; exit}
 		printf "%.2f", (b[1] - a[1]) * 1e6 / hz / (n * 2 * pk * 1000 / ms * d)}')
-	rss=$(awk -v kb="$(hwm_kb "$PBXPID")" 'BEGIN {printf "%.1f", kb / 1024}')
+	rss=$(awk -v kb="$(hwm_kb "$PBX_PID")" 'BEGIN {printf "%.1f", kb / 1024}')
 	# One WAV per call proves the recording was on; then they can go.
 	wavs=0
 	[ -d "$WORK/var/recordings" ] && wavs=$(find "$WORK/var/recordings" -name '*.wav' | wc -l)
