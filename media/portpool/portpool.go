@@ -106,7 +106,7 @@ func (p *Pool) Allocate() (*Port, error) {
 		}
 		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
 		if err == nil {
-			return &Port{UDPConn: conn, num: port, pool: p}, nil
+			return &Port{UDPConn: conn, num: port, pool: p, fd: -1}, nil
 		}
 		p.giveBack(port)
 		if !errors.Is(err, syscall.EADDRINUSE) {
@@ -155,18 +155,30 @@ type Port struct {
 	*net.UDPConn
 	num  int
 	pool *Pool
-	once sync.Once
-	err  error
+
+	mu     sync.Mutex
+	fd     int // a descriptor given out by TakeFD, else -1
+	closed bool
+	err    error
 }
 
 // Port is the UDP port number.
 func (p *Port) Port() int { return p.num }
 
-// Close closes the socket and returns the port to the pool.
+// Close closes the socket (or the descriptor TakeFD gave out) and returns
+// the port to the pool.
 func (p *Port) Close() error {
-	p.once.Do(func() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return p.err
+	}
+	p.closed = true
+	if p.fd >= 0 {
+		p.err = closeFD(p.fd)
+	} else {
 		p.err = p.UDPConn.Close()
-		p.pool.giveBack(p.num)
-	})
+	}
+	p.pool.giveBack(p.num)
 	return p.err
 }

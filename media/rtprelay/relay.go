@@ -6,8 +6,11 @@
 // telephone-event payload types, does not send to a leg on hold, counts
 // packets, loss and jitter, and reports a leg that goes silent.
 //
-// The packet path allocates nothing: one goroutine per leg reads into a
-// buffer it owns, rewrites the header in place and sends it on. A Tap sees
+// The packet path allocates nothing. On Linux the process's poller
+// (poller_linux.go) reads the sockets of all relays with epoll and
+// recvmmsg/sendmmsg in rounds; elsewhere (or with UsePoller off) one
+// goroutine per leg reads into a buffer it owns. Either way the header is
+// rewritten in place and the packet sent on. A Tap sees
 // every accepted packet of both directions (for the recorder); the payload
 // it gets is the relay's buffer, so it must copy.
 //
@@ -105,8 +108,11 @@ type Relay struct {
 	started bool
 	closed  bool
 
+	raw [2]*rawSock // the descriptors the poller owns (Linux), else nil
+
 	stop      chan struct{}
 	done      chan struct{}
+	timedOut  chan error // the poller's silence check
 	stopping  atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -123,7 +129,7 @@ func New(log *slog.Logger, cfg Config) (*Relay, error) {
 	}
 	r := &Relay{
 		log: log, tmo: cfg.Timeout, epoch: time.Now(),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), timedOut: make(chan error, 1),
 	}
 	r.SetTap(cfg.Tap)
 	if h := cfg.HandoverA; h != nil {
@@ -167,15 +173,24 @@ func (r *Relay) Run(ctx context.Context) error {
 	for _, l := range r.legs {
 		l.lastIn.Store(now)
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() { r.pump(r.legs[A], r.legs[B]) })
-	wg.Go(func() { r.pump(r.legs[B], r.legs[A]) })
-	err := r.watch(ctx)
-	r.stopping.Store(true)
-	for _, l := range r.legs {
-		_ = l.sock.SetReadDeadline(time.Unix(1, 0)) // wakes the reader
+	var err error
+	if stopPoll, ok, perr := r.startPoller(); perr != nil {
+		err = fmt.Errorf("rtp relay: %w", perr)
+	} else if ok {
+		err = r.watch(ctx, false)
+		r.stopping.Store(true)
+		stopPoll()
+	} else {
+		var wg sync.WaitGroup
+		wg.Go(func() { r.pump(r.legs[A], r.legs[B]) })
+		wg.Go(func() { r.pump(r.legs[B], r.legs[A]) })
+		err = r.watch(ctx, true)
+		r.stopping.Store(true)
+		for _, l := range r.legs {
+			_ = l.sock.SetReadDeadline(time.Unix(1, 0)) // wakes the reader
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled): // the call ended: its own log line says how
@@ -186,13 +201,14 @@ func (r *Relay) Run(ctx context.Context) error {
 	return err
 }
 
-// watch blocks until the relay must stop, checking for silent legs.
-func (r *Relay) watch(ctx context.Context) error {
-	var tick <-chan time.Time
-	if r.tmo > 0 {
+// watch blocks until the relay must stop. With tick it checks for silent
+// legs itself; the poller checks them for the relays it serves.
+func (r *Relay) watch(ctx context.Context, tick bool) error {
+	var ticks <-chan time.Time
+	if tick && r.tmo > 0 {
 		t := time.NewTicker(min(max(r.tmo/4, 10*time.Millisecond), time.Second))
 		defer t.Stop()
-		tick = t.C
+		ticks = t.C
 	}
 	for {
 		select {
@@ -200,7 +216,9 @@ func (r *Relay) watch(ctx context.Context) error {
 			return nil
 		case <-r.stop:
 			return ErrClosed
-		case <-tick:
+		case err := <-r.timedOut:
+			return err
+		case <-ticks:
 			if err := r.checkSilence(); err != nil {
 				return err
 			}
@@ -259,7 +277,7 @@ func (r *Relay) Close() error {
 		if started {
 			<-r.done
 		}
-		r.closeErr = errors.Join(r.legs[A].sock.Close(), r.legs[B].sock.Close())
+		r.closeErr = errors.Join(r.closeSocket(A), r.closeSocket(B))
 	})
 	return r.closeErr
 }

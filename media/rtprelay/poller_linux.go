@@ -1,0 +1,328 @@
+package rtprelay
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The poller moves the packets of every relay of the process in a few
+// goroutines instead of one per leg. On a virtual machine a thread waking
+// up costs more than relaying a packet: a goroutine per leg wakes once per
+// packet, the poller once per round. A round is: one epoll_wait (not
+// blocking) for the sockets with packets, recvmmsg on each, the usual
+// per-packet processing, sendmmsg to the other leg, then a sleep until the
+// next round. Packets wait at most PollInterval longer than with a
+// goroutine per leg (RTP receivers buffer 20-60 ms); while no packet comes
+// for a while the poller blocks in epoll_wait instead.
+//
+// Registration takes the poller's lock, which a round holds while it
+// forwards: once unregister returns, the poller no longer touches the
+// relay's sockets, so they can be closed.
+
+// PollInterval is the time between two rounds of the poller (Linux): the
+// most a packet waits in a socket before it is relayed (1 ms on average,
+// well inside a receiver's jitter buffer). Waking up is the costliest part
+// of a round: 2 ms costs ~15% less CPU per packet than 1 ms at 100 calls.
+// The environment variable LUAPBX_RTP_POLL_INTERVAL (a Go duration up to
+// 20ms) overrides it; code may set it before the first relay runs.
+var PollInterval = 2 * time.Millisecond
+
+// UsePoller says whether relays on Linux use the poller (true) or a
+// goroutine per leg; tests run both. Set it before the first relay runs.
+var UsePoller = true
+
+const (
+	batchMsgs  = 8   // datagrams read from one socket per round
+	maxEvents  = 256 // sockets served per epoll_wait
+	idleRounds = 50  // empty rounds before blocking in epoll_wait
+	// blockWait bounds a blocking epoll_wait, so silent legs still time out.
+	blockWait = 250 * time.Millisecond
+	// silenceCheck is how often the poller looks for legs past their
+	// relay's timeout.
+	silenceCheck = 100 * time.Millisecond
+)
+
+var (
+	pollersOnce sync.Once
+	pollers     []*poller
+	pollersErr  error
+	nextPoller  atomic.Uint32
+)
+
+// getPoller picks a poller for a new relay (round-robin), starting them on
+// first use: one per 8 CPUs, at least one. A poller keeps its P while media
+// flows (see pause), so unless GOMAXPROCS is set in the environment the
+// runtime gets one P more per poller: the poller's thread sleeps in the
+// kernel most of the time, and the rest of the PBX keeps every CPU.
+func getPoller() (*poller, error) {
+	pollersOnce.Do(func() {
+		if v, err := time.ParseDuration(os.Getenv("LUAPBX_RTP_POLL_INTERVAL")); err == nil && v > 0 && v <= 20*time.Millisecond {
+			PollInterval = v
+		}
+		n := 1 + (runtime.GOMAXPROCS(0)-1)/8
+		for range n {
+			p, err := newPoller()
+			if err != nil {
+				pollersErr = err
+				return
+			}
+			pollers = append(pollers, p)
+			go p.run()
+		}
+		if os.Getenv("GOMAXPROCS") == "" {
+			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + len(pollers))
+		}
+	})
+	if pollersErr != nil {
+		return nil, pollersErr
+	}
+	return pollers[int(nextPoller.Add(1))%len(pollers)], nil
+}
+
+// pslot is one registered socket: the direction it feeds.
+type pslot struct {
+	gen uint32
+	f   *forwarder // nil when free
+	in  *rawSock
+	out *rawSock
+}
+
+type poller struct {
+	epfd int
+
+	mu    sync.Mutex // guards slots and free; held while a round forwards
+	slots []pslot
+	free  []int32
+
+	// the loop's own
+	events    [maxEvents]unix.EpollEvent
+	io        *mmsgBatch
+	lastCheck time.Time
+}
+
+func newPoller() (*poller, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	return &poller{epfd: fd, io: newMmsgBatch()}, nil
+}
+
+// register adds both directions of r (each leg's socket feeds the other);
+// the returned ids are for unregister.
+func (p *poller) register(r *Relay, fa, fb *forwarder, a, b *rawSock) ([2]int32, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ids [2]int32
+	for i, d := range []struct {
+		f       *forwarder
+		in, out *rawSock
+	}{{fa, a, b}, {fb, b, a}} {
+		id := p.alloc()
+		s := &p.slots[id]
+		s.f, s.in, s.out = d.f, d.in, d.out
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: id, Pad: int32(s.gen)}
+		if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, d.in.fd, &ev); err != nil {
+			p.release(id)
+			if i == 1 {
+				p.remove(ids[0])
+			}
+			return ids, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
+// unregister takes a relay's sockets out; the poller does not touch them
+// once it returns.
+func (p *poller) unregister(ids [2]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range ids {
+		p.remove(id)
+	}
+}
+
+func (p *poller) remove(id int32) {
+	s := &p.slots[id]
+	if s.f == nil {
+		return
+	}
+	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.in.fd, nil)
+	p.release(id)
+}
+
+func (p *poller) alloc() int32 {
+	if n := len(p.free); n > 0 {
+		id := p.free[n-1]
+		p.free = p.free[:n-1]
+		return id
+	}
+	p.slots = append(p.slots, pslot{})
+	return int32(len(p.slots) - 1)
+}
+
+// release frees a slot; the new generation makes events already returned
+// for it (by an epoll_wait before the removal) stale.
+func (p *poller) release(id int32) {
+	s := &p.slots[id]
+	s.gen++
+	s.f, s.in, s.out = nil, nil, nil
+	p.free = append(p.free, id)
+}
+
+// run is the poller's loop; it never ends (the pollers live as long as the
+// process).
+func (p *poller) run() {
+	idle := 0
+	for {
+		wait := 0
+		if idle >= idleRounds {
+			wait = int(blockWait / time.Millisecond)
+		}
+		start := time.Now()
+		n, err := p.wait(wait)
+		if err != nil {
+			if !errors.Is(err, unix.EINTR) {
+				time.Sleep(PollInterval) // never spin on a failing epoll
+			}
+			continue
+		}
+		if n == 0 {
+			idle++
+		} else {
+			idle = 0
+			p.round(n)
+		}
+		p.checkSilence()
+		if idle < idleRounds {
+			if d := PollInterval - time.Since(start); d > 0 {
+				pause(d)
+			}
+		}
+	}
+}
+
+// wait is epoll_wait: a blocking one (ms > 0) through the scheduler, which
+// may give this goroutine's P to others meanwhile; a non-blocking one as a
+// raw syscall.
+func (p *poller) wait(ms int) (int, error) {
+	if ms > 0 {
+		return unix.EpollWait(p.epfd, p.events[:], ms)
+	}
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&p.events[0])), maxEvents, 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// pause sleeps between rounds as a raw syscall: to the scheduler the
+// goroutine keeps running, so its P is not handed over and nothing else
+// wakes (time.Sleep would wake the runtime's timer thread, a blocking
+// syscall would keep sysmon polling every 20 us to retake the P). The
+// poller thus holds a P while media flows, as a media thread would; every
+// 10 ms the runtime preempts it (the signal ends the sleep early), which
+// lets GC and other goroutines in.
+func pause(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+}
+
+// round forwards what the first n events announce.
+func (p *poller) round(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range n {
+		ev := &p.events[i]
+		if int(ev.Fd) >= len(p.slots) {
+			continue
+		}
+		s := &p.slots[ev.Fd]
+		if s.f == nil || s.gen != uint32(ev.Pad) {
+			continue // unregistered since
+		}
+		p.serve(s)
+	}
+}
+
+// serve reads what one socket holds and sends it on.
+func (p *poller) serve(s *pslot) {
+	b, f := p.io, s.f
+	for {
+		n, err := b.recv(s.in.fd)
+		if err != nil {
+			f.r.log.Debug("rtp read failed", "leg", f.in.id.String(), "err", err)
+			return
+		}
+		if n == 0 {
+			return
+		}
+		at := time.Now()
+		k := 0
+		for i := range n {
+			pkt, src := b.packet(i)
+			dst, ok := f.process(pkt, src, at)
+			if !ok {
+				continue
+			}
+			if !b.queue(k, i, len(pkt), dst, s.out.v6) {
+				f.in.dropped.Add(1)
+				continue
+			}
+			k++
+		}
+		for from := 0; from < k; {
+			sent, err := b.send(s.out.fd, from, k)
+			for j := from; j < from+sent; j++ {
+				f.out.pktOut.Add(1)
+				f.out.bytesOut.Add(uint64(b.sentLen(j)))
+			}
+			from += sent
+			if err != nil || sent == 0 {
+				f.in.dropped.Add(1) // the datagram at from failed: skip it
+				from++
+			}
+		}
+		if n < batchMsgs {
+			return // the socket is empty
+		}
+	}
+}
+
+// checkSilence tells relays whose legs went silent, at most every
+// silenceCheck.
+func (p *poller) checkSilence() {
+	now := time.Now()
+	if now.Sub(p.lastCheck) < silenceCheck {
+		return
+	}
+	p.lastCheck = now
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.slots {
+		s := &p.slots[i]
+		if s.f == nil || s.f.in.id != A { // one slot per relay
+			continue
+		}
+		r := s.f.r
+		if r.tmo <= 0 {
+			continue
+		}
+		if err := r.checkSilence(); err != nil {
+			select {
+			case r.timedOut <- err:
+			default: // already told
+			}
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package rtprelay
+
+import (
+	"net"
+)
+
+// startPoller hands both sockets to a poller; ok is false when the relay
+// must read with goroutines instead (UsePoller off, or a socket that
+// cannot give its descriptor). stop takes the sockets out of the poller.
+func (r *Relay) startPoller() (stop func(), ok bool, err error) {
+	if !UsePoller || !canTake(r.legs[A].sock) || !canTake(r.legs[B].sock) {
+		return nil, false, nil
+	}
+	p, err := getPoller()
+	if err != nil {
+		r.log.Debug("rtp poller unavailable, one goroutine per leg", "err", err)
+		return nil, false, nil
+	}
+	for i, l := range r.legs {
+		if r.raw[i], err = takeSocket(l.sock); err != nil {
+			return nil, false, err
+		}
+	}
+	fa := &forwarder{r: r, in: r.legs[A], out: r.legs[B]}
+	fb := &forwarder{r: r, in: r.legs[B], out: r.legs[A]}
+	ids, err := p.register(r, fa, fb, r.raw[A], r.raw[B])
+	if err != nil {
+		return nil, false, err
+	}
+	return func() { p.unregister(ids) }, true, nil
+}
+
+func canTake(s Socket) bool {
+	switch s.(type) {
+	case fdTaker, *net.UDPConn:
+		return true
+	}
+	return false
+}
+
+// closeSocket closes a leg's socket, or the descriptor the relay took
+// from it.
+func (r *Relay) closeSocket(i Leg) error {
+	if rs := r.raw[i]; rs != nil && rs.own {
+		return closeFD(rs.fd)
+	}
+	return r.legs[i].sock.Close()
+}
