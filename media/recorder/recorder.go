@@ -5,9 +5,10 @@
 // jitter and stalls neither open gaps nor shift the audio.
 //
 // Write is called from the RTP read loops and never blocks: it copies the
-// payload into a recycled frame and hands it to the recorder's own writer
-// goroutine through a bounded queue, dropping (and counting) frames when
-// the queue is full. All decoding and file I/O happen on that goroutine.
+// payload into a recycled frame and queues it (a bounded queue: frames are
+// dropped, and counted, when it is full). Decoding and file I/O happen off
+// the packet path: one writer goroutine for all recordings of the process
+// drains every queue every 200 ms (drainer.go), and Close finishes the file.
 package recorder
 
 import (
@@ -38,9 +39,7 @@ const (
 	windowFrames   = 2 * SampleRate
 	maxLeadSamples = 3 * 160 // 60 ms
 	// drainEvery paces the writer goroutine: frames carry their arrival
-	// time, so how late they are decoded changes nothing in the file, and
-	// a slower pace wakes the goroutine of every recorded call less often
-	// (200 calls at 50 ms were 4,000 wake-ups a second).
+	// time, so how late they are decoded changes nothing in the file.
 	drainEvery = 200 * time.Millisecond
 )
 
@@ -62,20 +61,25 @@ type Recorder struct {
 	log   *slog.Logger
 	queue chan *frame
 	free  chan *frame // recycled frames: no allocation in steady state
-	stop  chan struct{}
-	done  chan struct{}
 
 	closed   atomic.Bool
+	finished atomic.Bool // Close is done: written and late are final
 	dropped  atomic.Uint64
 	rejected atomic.Uint64
 
 	closeOnce sync.Once
-	end       time.Time // set before stop is closed
+	end       time.Time
 	duration  time.Duration
 	err       error
-	written   uint64 // owned by the writer goroutine until done
-	late      uint64
-	anchors   [2]tsAnchor // writer goroutine
+
+	// The writer side, run by the drainer and by Close.
+	wmu     sync.Mutex
+	w       *wav.Writer
+	m       *mixer
+	pcm     []int16
+	written uint64
+	late    uint64
+	anchors [2]tsAnchor
 }
 
 type frame struct {
@@ -133,7 +137,7 @@ func WithQueue(n int) Option {
 
 // New creates path (and its directory) and starts the writer goroutine.
 func New(path string, opts ...Option) (*Recorder, error) {
-	r := &Recorder{path: path, nch: 2, now: time.Now, log: slog.Default(), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Recorder{path: path, nch: 2, now: time.Now, log: slog.Default()}
 	for _, o := range opts {
 		o(r)
 	}
@@ -155,7 +159,8 @@ func New(path string, opts ...Option) (*Recorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
-	go r.run(w)
+	r.w, r.m, r.pcm = w, newMixer(w, r.nch, windowFrames, maxLeadSamples), make([]int16, maxFrameBytes)
+	drainers.add(r)
 	return r, nil
 }
 
@@ -222,8 +227,12 @@ func (r *Recorder) Close() (time.Duration, error) {
 	r.closeOnce.Do(func() {
 		r.end = r.now()
 		r.closed.Store(true)
-		close(r.stop)
-		<-r.done
+		drainers.remove(r)
+		r.wmu.Lock()
+		defer r.wmu.Unlock()
+		r.drain()
+		r.finish()
+		r.finished.Store(true)
 	})
 	return r.duration, r.err
 }
@@ -232,10 +241,8 @@ func (r *Recorder) Close() (time.Duration, error) {
 // has returned.
 func (r *Recorder) Stats() Stats {
 	s := Stats{Dropped: r.dropped.Load(), Rejected: r.rejected.Load()}
-	select {
-	case <-r.done:
+	if r.finished.Load() {
 		s.Written, s.Late = r.written, r.late
-	default:
 	}
 	return s
 }
@@ -245,33 +252,12 @@ func (r *Recorder) position(at time.Time) int64 {
 	return int64(at.Sub(r.start)) * SampleRate / int64(time.Second)
 }
 
-// run is the writer goroutine. It wakes on a ticker and drains the queue
-// rather than waking for every frame, so Write costs the packet path a
-// buffered channel send and no goroutine wake-up.
-func (r *Recorder) run(w *wav.Writer) {
-	defer close(r.done)
-	m := newMixer(w, r.nch, windowFrames, maxLeadSamples)
-	pcm := make([]int16, maxFrameBytes)
-	tick := time.NewTicker(drainEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-tick.C:
-			r.drain(m, pcm)
-		case <-r.stop:
-			r.drain(m, pcm)
-			r.finish(w, m)
-			return
-		}
-	}
-}
-
-// drain handles every frame queued so far.
-func (r *Recorder) drain(m *mixer, pcm []int16) {
+// drain handles every frame queued so far; the caller holds wmu.
+func (r *Recorder) drain() {
 	for {
 		select {
 		case f := <-r.queue:
-			r.handle(m, pcm, f)
+			r.handle(r.m, r.pcm, f)
 		default:
 			return
 		}
@@ -315,8 +301,10 @@ func (r *Recorder) tsPosition(ch int, ts uint32, arrival int64) int64 {
 	return max(arrival, 0)
 }
 
-// finish pads to the end time, writes the rest and closes the file.
-func (r *Recorder) finish(w *wav.Writer, m *mixer) {
+// finish pads to the end time, writes the rest and closes the file; the
+// caller holds wmu.
+func (r *Recorder) finish() {
+	w, m := r.w, r.m
 	total := max(r.position(r.end), 0)
 	m.flushTo(total)
 	err := m.err
