@@ -28,7 +28,7 @@ import (
 
 // mediaPlan is a plan with extensions 201-203 (passwords
 // "a-long-passphrase-<n>"; 202 has a voicemail greeting), recordings and
-// voicemail under var/, 777 echo,
+// voicemail under var/, 777 echo (778 recorded),
 // 700 an IVR whose key 1 leads to 202's voicemail, and every call to 203
 // recorded.
 func mediaPlan(rtpBase int) string {
@@ -51,6 +51,7 @@ companies:
       - {id: main, number: "700", prompt: prompt.wav, timeout_seconds: 5, options: {"1": "voicemail:202"}}
     rules:
       - {name: echo, caller_type: internal, called: "^$777", action: route, target: "app:echo"}
+      - {name: echo-recorded, caller_type: internal, called: "^$778", action: route, target: "app:echo", record: true}
       - {name: recorded, caller_type: internal, called: "^$203", action: route, target: "user:203", record: true}
 `, rtpBase, rtpBase+99, exts.String())
 }
@@ -338,6 +339,41 @@ func TestMediaEcho(t *testing.T) {
 	got, _ := readPCM(t, rec)
 	if c, lag := correlate.Best(sig, got, 8000); c < 0.9 {
 		t.Errorf("echo returned audio correlating %.3f (lag %d)", c, lag)
+	}
+}
+
+// TestMediaRecordedEcho: record: true on a target the PBX answers itself
+// records the call (the caller left, the echo right) and the CDR has it.
+func TestMediaRecordedEcho(t *testing.T) {
+	srv, cfgDir := startMediaPlan(t, 36800)
+	dir := t.TempDir()
+	sig := writeSignal(t, filepath.Join(dir, "a.wav"), 12000, 33)
+	s := lastCall(t, startPhone(t, srv, "call", "778", "--user", "201", "--password", "a-long-passphrase-201",
+		"--play", filepath.Join(dir, "a.wav"), "--hangup-after", "2s").wait(t), "caller")
+	if s.FinalCode != 200 {
+		t.Fatalf("echo call: %+v", s)
+	}
+	row := cdrRow(t, srv, s.CallID)
+	path, _ := row["recording_path"].(string)
+	if path == "" {
+		t.Fatalf("no recording in the CDR row %v", row)
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(cfgDir, path)
+	}
+	pcm, format := readPCM(t, path)
+	if format != wav.Stereo8k {
+		t.Fatalf("recording format %v", format)
+	}
+	length := time.Duration(len(pcm)/2) * time.Second / 8000
+	if answered := time.Duration(s.DurationMS * float64(time.Millisecond)); math.Abs((length - answered).Seconds()) > 0.1 {
+		t.Errorf("recording lasts %v, the caller was answered %v", length, answered)
+	}
+	if c := pieceCorrelation(sig, channel(pcm, 0)); c < 0.9 {
+		t.Errorf("left channel vs caller: %.3f", c)
+	}
+	if c := pieceCorrelation(sig, channel(pcm, 1)); c < 0.9 {
+		t.Errorf("right channel vs the echo: %.3f", c)
 	}
 }
 

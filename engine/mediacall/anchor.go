@@ -67,8 +67,9 @@ type Anchor struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	calls map[*call.Call]*callMedia
+	mu       sync.Mutex
+	calls    map[*call.Call]*callMedia
+	finished map[*call.Call]string // recordings of media targets, for OnEnd
 
 	packetsIn, packetsOut, lost atomic.Uint64 // over ended relays
 }
@@ -118,7 +119,7 @@ func New(log *slog.Logger, opts Options) (*Anchor, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Anchor{log: log.With("component", "media"), opts: opts, pool: pool,
-		ctx: ctx, cancel: cancel, calls: map[*call.Call]*callMedia{}}, nil
+		ctx: ctx, cancel: cancel, calls: map[*call.Call]*callMedia{}, finished: map[*call.Call]string{}}, nil
 }
 
 // Close stops every relay, returns their ports and closes the pool. Safe
@@ -214,11 +215,15 @@ func (a *Anchor) OnEnd(e call.End) (recording string) {
 	a.mu.Lock()
 	cm := a.calls[e.Call]
 	delete(a.calls, e.Call)
+	done := a.finished[e.Call]
+	delete(a.finished, e.Call)
 	a.mu.Unlock()
 	if cm != nil {
-		return cm.stop(a)
+		if path := cm.stop(a); path != "" {
+			return path
+		}
 	}
-	return ""
+	return done
 }
 
 // Answered is call.AnswerObserver's: the caller confirmed the callee's

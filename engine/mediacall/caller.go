@@ -10,6 +10,7 @@ import (
 
 	"luapbx/engine/apps"
 	"luapbx/engine/call"
+	"luapbx/media/recorder"
 	"luapbx/media/rtprelay"
 	"luapbx/media/sdpneg"
 )
@@ -32,6 +33,11 @@ type answered struct {
 
 	rbCancel context.CancelFunc // ring-back, while held
 	rbDone   chan struct{}
+
+	// rec records the answered call when the decision says record: the
+	// caller left, what the PBX plays right. Held for a bridge, it moves
+	// to the callMedia (the relay goes on with it).
+	rec *recorder.Recorder
 }
 
 // answer answers the caller with our SDP on a new Endpoint and starts
@@ -78,8 +84,40 @@ func (a *Anchor) answer(ctx context.Context, c *call.Call, leg CallerLeg) (*answ
 		case <-an.ctx.Done():
 		}
 	})
+	a.record(c, an)
 	an.wg.Go(func() { _ = an.sess.Run(an.ctx) })
 	return an, 0
+}
+
+// record starts recording an answered caller when the decision says so.
+func (a *Anchor) record(c *call.Call, an *answered) {
+	if !c.Decision.Record || a.opts.RecordingsDir == "" {
+		return
+	}
+	path := recorder.Path(a.opts.RecordingsDir, c.Start, c.ID)
+	rec, err := recorder.New(path, recorder.WithStart(a.opts.Now()), recorder.WithClock(a.opts.Now),
+		recorder.WithLogger(a.log))
+	if err != nil {
+		an.log.Warn("recording not started", "error", err)
+		return
+	}
+	an.rec = rec
+	an.ep.SetTap(rec)
+	an.log.Info("recording started", "path", path)
+}
+
+// finish closes an answered caller that is done (hanging it up unless it
+// left) and its recording; the recording's path waits in finished for
+// OnEnd, which puts it in the CDR.
+func (a *Anchor) finish(c *call.Call, an *answered) {
+	an.close(true)
+	rec := an.rec
+	an.rec = nil
+	if path := a.finishRecording(c, an.log, rec); path != "" {
+		a.mu.Lock()
+		a.finished[c] = path
+		a.mu.Unlock()
+	}
 }
 
 // live reports whether the caller is still there.
@@ -143,6 +181,7 @@ const detachWait = 2 * time.Second
 // Endpoint's socket, latching and outgoing stream to a relay.
 func (an *answered) handover() (*rtprelay.Handover, error) {
 	an.stopRingback()
+	an.ep.SetTap(nil) // the relay taps from now on
 	an.ep.StopReading()
 	select {
 	case <-an.sess.Done():
@@ -170,7 +209,8 @@ func (a *Anchor) hold(c *call.Call, an *answered) error {
 	}
 	cm := &callMedia{c: c, log: an.log, portB: pb, caller: an, localA: an.local, originA: an.origin,
 		localB: sdpneg.Local{IP: a.opts.IP, Port: pb.Port()}, originB: sdpneg.NewOrigin("luapbx"),
-		codecA: an.codec}
+		codecA: an.codec, rec: an.rec}
+	an.rec = nil // the call's media owns it now
 	a.mu.Lock()
 	old := a.calls[c]
 	a.calls[c] = cm
@@ -199,6 +239,9 @@ func (a *Anchor) takeHeld(c *call.Call) *answered {
 	cm.mu.Lock()
 	an := cm.caller
 	cm.caller = nil
+	if an != nil {
+		an.rec, cm.rec = cm.rec, nil // the recording goes on with the caller
+	}
 	cm.mu.Unlock()
 	cm.stop(a) // the callees' port
 	if an != nil {

@@ -82,6 +82,7 @@ type pbx struct {
 	addr   string
 	ends   chan call.End
 	events chan engine.Event
+	recs   sync.Map // call id -> the recording OnEnd returned
 }
 
 func testLog() *slog.Logger {
@@ -122,7 +123,7 @@ func newPBX(t *testing.T, tweak func(*Options)) *pbx {
 		Snapshots: func() (call.Snapshot, func()) { return p.snap, func() {} },
 		Locations: p.loc, Auth: sipauth.New("luapbx"), Transport: srv,
 		RewriteSDP: an.RewriteSDP, Media: an,
-		OnEnd: func(e call.End) { an.OnEnd(e); p.ends <- e },
+		OnEnd: func(e call.End) { p.recs.Store(e.Call.ID, an.OnEnd(e)); p.ends <- e },
 	})
 	if err != nil {
 		t.Fatal(err)

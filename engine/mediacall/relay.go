@@ -20,11 +20,7 @@ import (
 // caller's offer, and once a callee answered, the relay.
 type callMedia struct {
 	c   *call.Call
-	log interface {
-		Debug(string, ...any)
-		Info(string, ...any)
-		Warn(string, ...any)
-	}
+	log logger
 
 	mu               sync.Mutex
 	portA, portB     *portpool.Port // owned by relay once it exists
@@ -168,23 +164,29 @@ func (cm *callMedia) towardsA(a *Anchor, c *call.Call, body []byte, reoffer bool
 	return out, nil
 }
 
-// startRecording taps the relay into a new stereo recording when the
-// decision says record (under mu, relay running, not yet recording).
+// startRecording taps the relay into the call's recording (under mu,
+// relay running): the one a held caller brought, or a new stereo one when
+// the decision says record.
 func (cm *callMedia) startRecording(a *Anchor) {
 	c := cm.c
-	if !c.Decision.Record || a.opts.RecordingsDir == "" || cm.relay == nil || cm.rec != nil || cm.stopped {
+	if cm.relay == nil || cm.stopped {
 		return
 	}
-	path := recorder.Path(a.opts.RecordingsDir, c.Start, c.ID)
-	rec, err := recorder.New(path, recorder.WithStart(a.opts.Now()), recorder.WithClock(a.opts.Now),
-		recorder.WithLogger(a.log))
-	if err != nil {
-		cm.log.Warn("recording not started", "error", err)
-		return
+	if cm.rec == nil {
+		if !c.Decision.Record || a.opts.RecordingsDir == "" {
+			return
+		}
+		path := recorder.Path(a.opts.RecordingsDir, c.Start, c.ID)
+		rec, err := recorder.New(path, recorder.WithStart(a.opts.Now()), recorder.WithClock(a.opts.Now),
+			recorder.WithLogger(a.log))
+		if err != nil {
+			cm.log.Warn("recording not started", "error", err)
+			return
+		}
+		cm.rec = rec
+		cm.log.Info("recording started", "path", path)
 	}
-	cm.rec = rec
-	cm.relay.SetTap(rec)
-	cm.log.Info("recording started", "path", path)
+	cm.relay.SetTap(cm.rec)
 }
 
 // bridge connects the held caller to the callee that answered with body.
@@ -264,18 +266,30 @@ func (cm *callMedia) stop(a *Anchor) (recording string) {
 	return cm.closeRecording(a, rec)
 }
 
+// logger is the part of *slog.Logger a call's media logs with.
+type logger interface {
+	Debug(string, ...any)
+	Info(string, ...any)
+	Warn(string, ...any)
+}
+
 // closeRecording finishes the WAV and writes its sidecar; it returns the
 // WAV's path, "" when there is none.
 func (cm *callMedia) closeRecording(a *Anchor, rec *recorder.Recorder) string {
+	return a.finishRecording(cm.c, cm.log, rec)
+}
+
+// finishRecording closes a call's recording, writes its sidecar and sends
+// recording.done; it returns the WAV's path, "" when there is none.
+func (a *Anchor) finishRecording(c *call.Call, log logger, rec *recorder.Recorder) string {
 	if rec == nil {
 		return ""
 	}
 	dur, err := rec.Close()
 	if err != nil {
-		cm.log.Warn("recording failed", "path", rec.Path(), "error", err)
+		log.Warn("recording failed", "path", rec.Path(), "error", err)
 		return ""
 	}
-	c := cm.c
 	var gen uint64
 	if c.Snapshot != nil {
 		gen = c.Snapshot.Generation()
@@ -284,9 +298,9 @@ func (cm *callMedia) closeRecording(a *Anchor, rec *recorder.Recorder) string {
 		Target: c.Decision.Target.String(), Rule: c.Decision.Rule, Explanation: c.Explanation,
 		Generation: gen, Start: c.Start, DurationSeconds: dur.Seconds(), Path: rec.Path()}
 	if err := apps.WriteSidecar(rec.Path(), side); err != nil {
-		cm.log.Warn("recording sidecar failed", "path", rec.Path(), "error", err)
+		log.Warn("recording sidecar failed", "path", rec.Path(), "error", err)
 	}
-	cm.log.Info("recording done", "path", rec.Path(), "duration_s", dur.Seconds())
+	log.Info("recording done", "path", rec.Path(), "duration_s", dur.Seconds())
 	a.event("recording.done", c.ID, map[string]any{"path": rec.Path(), "duration_seconds": dur.Seconds(),
 		"sidecar": apps.SidecarPath(rec.Path())})
 	return rec.Path()

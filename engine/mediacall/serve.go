@@ -66,7 +66,7 @@ func (a *Anchor) Serve(ctx context.Context, c *call.Call, t routing.Target) (int
 			return 0, next
 		}
 	}
-	an.close(true)
+	a.finish(c, an)
 	a.log.Info("media target done", "call_id", c.ID, "target", t.String(), "error", err)
 	return 0, nil
 }

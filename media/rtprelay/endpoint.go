@@ -68,6 +68,7 @@ type Endpoint struct {
 	lastAt  int64  // when it was sent, nanoseconds since epoch
 
 	stopRead atomic.Bool // StopReading: ReadPacket returns ErrDetached
+	tap      atomic.Pointer[Tap]
 
 	mu       sync.Mutex // guards closed, detached
 	closed   bool
@@ -137,6 +138,9 @@ func (e *Endpoint) ReadPacket(buf []byte) (Packet, error) {
 		l.rx.update(h.SSRC, h.SequenceNumber, h.Timestamp, uint32(now*8000/int64(time.Second)), !event)
 		l.lost.Store(l.rx.lost())
 		l.jitter.Store(floatBits(l.rx.jitter))
+		if tap := e.tap.Load(); tap != nil && !event {
+			(*tap).WriteRTP(0, h.PayloadType, h.Timestamp, e.pkt.Payload, at)
+		}
 		return Packet{PT: h.PayloadType, Event: event, Marker: h.Marker, Seq: h.SequenceNumber,
 			Timestamp: h.Timestamp, SSRC: h.SSRC, Payload: e.pkt.Payload, At: at}, nil
 	}
@@ -174,6 +178,9 @@ func (e *Endpoint) WriteAudio(payload []byte, pt uint8) error {
 	}
 	marker := !e.started
 	e.started = true
+	if tap := e.tap.Load(); tap != nil {
+		(*tap).WriteRTP(1, cfg.Codec, e.ts, body, time.Now())
+	}
 	err := e.send(cfg.Codec, marker, e.ts, len(payload))
 	e.ts += uint32(len(payload))
 	return err
@@ -226,6 +233,18 @@ func (e *Endpoint) send(pt uint8, marker bool, ts uint32, n int) error {
 	l.pktOut.Add(1)
 	l.bytesOut.Add(uint64(len(b)))
 	return nil
+}
+
+// SetTap starts (nil: stops) tapping the Endpoint's audio: what the peer
+// sends as channel 0 (the caller's side of a recording), what we send
+// with WriteAudio as channel 1. Telephone-events are not tapped. A tap
+// must not block or keep the payload (see Tap).
+func (e *Endpoint) SetTap(t Tap) {
+	if t == nil {
+		e.tap.Store(nil)
+		return
+	}
+	e.tap.Store(&t)
 }
 
 // Update applies the peer's renegotiated SDP; see Relay.Update.

@@ -131,3 +131,43 @@ func TestEndpointTimeoutAndClose(t *testing.T) {
 		t.Errorf("second close: %v", err)
 	}
 }
+
+// TestEndpointTap: what the peer sends is channel 0, what we send channel
+// 1 (in the leg's codec); telephone-events are not tapped.
+func TestEndpointTap(t *testing.T) {
+	e, ph := newEndpoint(t, g711.PTPCMA, 0)
+	tap := &recTap{got: map[int][][]byte{}, pts: map[int]uint8{}}
+	e.SetTap(tap)
+	to := addrOf(e.leg.sock.(*net.UDPConn))
+	ph.send(to, pkt{pt: 8, seq: 1, ts: 160, ssrc: 4, payload: ulawFrame(3)})
+	ph.send(to, pkt{pt: 101, marker: true, seq: 2, ts: 320, ssrc: 4, payload: []byte{1, 10, 0, 160}})
+	buf := make([]byte, 1500)
+	for range 2 {
+		if _, err := e.ReadPacket(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.WriteAudio(ulawFrame(9), g711.PTPCMU); err != nil {
+		t.Fatal(err)
+	}
+	ph.mustRecv()
+	want := make([]byte, 160)
+	g711.UlawToAlaw(want, ulawFrame(9))
+	tap.mu.Lock()
+	if len(tap.got[0]) != 1 || !bytes.Equal(tap.got[0][0], ulawFrame(3)) || tap.pts[0] != 8 {
+		t.Errorf("channel 0: %d payloads, pt %d", len(tap.got[0]), tap.pts[0])
+	}
+	if len(tap.got[1]) != 1 || !bytes.Equal(tap.got[1][0], want) || tap.pts[1] != g711.PTPCMA {
+		t.Errorf("channel 1: %d payloads, pt %d", len(tap.got[1]), tap.pts[1])
+	}
+	tap.mu.Unlock()
+	e.SetTap(nil)
+	if err := e.WriteAudio(ulawFrame(9), g711.PTPCMU); err != nil {
+		t.Fatal(err)
+	}
+	tap.mu.Lock()
+	defer tap.mu.Unlock()
+	if len(tap.got[1]) != 1 {
+		t.Error("tapped after SetTap(nil)")
+	}
+}
