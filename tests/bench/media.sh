@@ -17,10 +17,10 @@
 #   relayed    RTP luapbx sent on   (luapbx_rtp_packets_out_total delta); both
 #              counters add up a relay when it ends, so they are read after
 #              the last hang-up
-#   arrived    datagrams that reached the SIPp media ports. Nothing binds
-#              them (see testdata/sipp/media_uac.xml), so each arrival is one
-#              Udp NoPorts in /proc/net/snmp (machine-wide), taken at most up
-#              to relayed so that stray datagrams cannot hide a loss
+#   arrived    datagrams that reached the SIPp media ports: tests/bench/rtpsink
+#              binds them all (SIPp does not, see testdata/sipp/media_uac.xml)
+#              and counts what it reads there (deltas of its counts file),
+#              taken at most up to relayed (more is reported under the table)
 #   loss_%     100 x (1 - arrived / sent): end to end, whatever the cause
 #              (SIPp late or failing to send, luapbx's socket buffers, the
 #              relay, the loopback backlog)
@@ -33,12 +33,15 @@
 #   rss_MB     luapbx's peak RSS (VmHWM); drops: UDP datagrams the kernel
 #              dropped for full receive buffers (machine-wide)
 # Steps go on while loss < 0.1 %; at the end: the most concurrent calls held
-# at < 0.1 % loss. Caveat: play_pcap_audio sends through one raw UDP socket
-# per play, and Linux hands every UDP datagram to 127.0.0.1 to each of them
-# (2N sockets), and each datagram to an unbound port makes an ICMP error
-# they see too: costs that grow with N and land partly on luapbx's sendto
-# (perf: raw_local_deliver, icmp_rcv; ~30 % of luapbx's CPU at 200 calls),
-# so luapbx's CPU here is an upper bound.
+# at < 0.1 % loss. The sink's reads (~2-5 us of CPU a datagram) land on the
+# machine (idle%), not on luapbx; as with real phones, which bind their RTP
+# ports, luapbx's sends make no ICMP port-unreachable (before the sink they
+# did, on luapbx's sendto: __icmp_send, raw_icmp_error, ~13 % of its perf
+# samples at 200 calls). Caveat: play_pcap_audio sends through one raw UDP
+# socket per play, and Linux hands a clone of every UDP datagram to
+# 127.0.0.1 to each of them (2N sockets): a cost that grows with N and lands
+# on luapbx's sendto (perf: raw_local_deliver, ~20 % of luapbx's samples at
+# 200 calls), so luapbx's CPU here is an upper bound.
 #
 # Usage: tests/bench/media.sh [--quick] [--plays N] [--steps "50 100 ..."]
 #   env: PLAYS (default 4: 29 s calls), STEPS (default "50 100 200 300 400"),
@@ -47,8 +50,9 @@
 #        profile of luapbx in each step as prefix.<calls>.pprof (--pprof),
 #        LUAPBX=binary runs that build instead of building the tree's,
 #        RECORD=0 routes with record: false (to see what recording costs).
-# Needs: go, sipp (Debian: sip-tester, with its g711a.pcap), curl, ss, root
-# (SIPp plays pcaps through raw sockets).
+# Needs: go (luapbx and tests/bench/rtpsink are built into the temp dir),
+# sipp (Debian: sip-tester, with its g711a.pcap), curl, ss, root (SIPp plays
+# pcaps through raw sockets).
 set -euo pipefail
 
 PLAYS=${PLAYS:-4}
@@ -61,7 +65,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--plays) PLAYS=${2:-}; shift ;;
 	--steps) STEPS=${2:-}; shift ;;
-	-h | --help) sed -n '2,51p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,55p' "$0"; exit 0 ;;
 	*) echo "media.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -121,6 +125,8 @@ else
 	echo "building luapbx..."
 	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/luapbx" ./cmd/luapbx)
 fi
+(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/rtpsink" ./tests/bench/rtpsink) ||
+	{ echo "media.sh: could not build tests/bench/rtpsink" >&2; exit 1; }
 cp "$ROOT/tests/testdata/sipp/media_uac.xml" "$ROOT/tests/testdata/sipp/media_uas.xml" "$WORK/"
 cp "$PCAP" "$WORK/g711a.pcap"
 
@@ -129,19 +135,39 @@ UAC_PORT=$(sip_port)
 PBX_PORT=$(sip_port)
 [ "$UAS_PORT" != "$UAC_PORT" ] && [ "$UAS_PORT" != "$PBX_PORT" ] && [ "$UAC_PORT" != "$PBX_PORT" ] ||
 	{ echo "media.sh: port clash, try again" >&2; exit 1; }
-# The SIPp media ports the run will use must have no listener: what arrives
-# there is counted as Udp NoPorts (see the header). The UAC's call numbers
-# start again at each step, the gateway's go on (OPTIONS pings count too).
+# rtpsink binds the SIPp media ports the run will use, MP + 4k + 1 (k = call
+# number - 1, mod 2500), and counts what arrives (see the header). The UAC's
+# call numbers start again at each step, the gateway's go on (OPTIONS pings
+# count too, hence 500 more).
 max_n=0 sum_n=0
 for n in $STEPS; do
 	[ "$n" -gt "$max_n" ] && max_n=$n
 	sum_n=$((sum_n + n))
 done
-taken=$(ss -Hlun 2>/dev/null | awk -v a="$UAC_MP" -v b="$UAS_MP" -v na="$max_n" -v nb=$((sum_n + 500)) '
-	{n = split($4, f, ":"); p = f[n] + 0}
-	p > a && p < a + 10000 && (p - a) % 4 == 1 && (p - a - 1) / 4 < na {print p}
-	p > b && p < b + 10000 && (p - b) % 4 == 1 && (p - b - 1) / 4 < nb {print p}' | head -3 | tr '\n' ' ')
-[ -z "$taken" ] || { echo "media.sh: UDP ports $taken, which SIPp's calls will use for RTP, are taken" >&2; exit 1; }
+uas_n=$((sum_n + 500))
+[ "$uas_n" -gt 2500 ] && uas_n=2500
+SINK_COUNTS="$WORK/sink.counts"
+"$WORK/rtpsink" -counts "$SINK_COUNTS" -timeout 3600s \
+	-side "uac=$((UAC_MP + 1))-$((UAC_MP + 4 * (max_n - 1) + 1))/4" \
+	-side "uas=$((UAS_MP + 1))-$((UAS_MP + 4 * (uas_n - 1) + 1))/4" >"$WORK/rtpsink.out" 2>&1 &
+SINK=$!
+PIDS+=($SINK)
+for _ in $(seq 1 100); do
+	[ -s "$SINK_COUNTS" ] && break
+	kill -0 "$SINK" 2>/dev/null || break
+	sleep 0.1
+done
+[ -s "$SINK_COUNTS" ] || {
+	echo "media.sh: rtpsink could not take SIPp's RTP ports ($max_n from $((UAC_MP + 1)), $uas_n from $((UAS_MP + 1)), step 4):" >&2
+	cat "$WORK/rtpsink.out" >&2
+	exit 1
+}
+# sink_arrived prints the datagrams rtpsink has counted on all its ports,
+# or fails the script when rtpsink is gone.
+sink_arrived() {
+	kill -0 "$SINK" 2>/dev/null || { echo "media.sh: rtpsink exited:" >&2; cat "$WORK/rtpsink.out" >&2; exit 1; }
+	awk '{n += $2} END {print n + 0}' "$SINK_COUNTS"
+}
 HA1=$(printf '201:luapbx:a-long-passphrase-201' | md5sum | cut -d' ' -f1)
 # 201 has an MD5 HA1 only: see testdata/sipp/uac_auth.xml for why SIPp needs it.
 cat >"$WORK/pbx.yaml" <<EOF
@@ -161,7 +187,7 @@ companies:
 EOF
 
 # The gateway first, so luapbx's first OPTIONS keepalive finds it up. Media
-# ports: UAS_MP + 4k + 1, UAC_MP + 4k + 1 (k = call number mod 2500).
+# ports: UAS_MP + 4k + 1, UAC_MP + 4k + 1, which rtpsink holds.
 (cd "$WORK" && exec sipp -sf media_uas.xml -i 127.0.0.1 -mi 127.0.0.1 -p "$UAS_PORT" -mp "$UAS_MP" \
 	-cp 0 -set plays "$PLAYS" -buff_size 4194304 -nostdin -timeout 3600s >"$WORK/uas.out" 2>&1) &
 UAS=$!
@@ -214,6 +240,7 @@ for N in $STEPS; do
 	out0=$(metric luapbx_rtp_packets_out_total)
 	t0=$(ticks_of "$PBX_PID")
 	uas0=$(ticks_of "$UAS")
+	arrived0=$(sink_arrived)
 	noports0=$(snmp_udp NoPorts)
 	drops0=$(snmp_udp RcvbufErrors)
 	idle0=$(idle_ticks)
@@ -261,6 +288,8 @@ for N in $STEPS; do
 	out1=$(metric luapbx_rtp_packets_out_total)
 	t1=$(ticks_of "$PBX_PID")
 	uas1=$(ticks_of "$UAS")
+	arrived1=$(sink_arrived)
+	arrived_all=$((arrived1 - arrived0))
 	noports=$(($(snmp_udp NoPorts) - noports0))
 	drops=$(($(snmp_udp RcvbufErrors) - drops0))
 	idle=$(($(idle_ticks) - idle0))
@@ -275,7 +304,7 @@ for N in $STEPS; do
 	pin=$((in1 - in0))
 	relayed=$((out1 - out0))
 	sent=$((ok * 2 * PLAYS * PKTS))
-	arrived=$noports
+	arrived=$arrived_all
 	[ "$arrived" -gt "$relayed" ] && arrived=$relayed
 	# The wall time of the step, for the CPU shares: from the /proc/stat ticks.
 	wall_ticks=$(awk -v a="$all" -v n="$(nproc)" 'BEGIN {printf "%.0f", a / n}')
@@ -310,8 +339,11 @@ for N in $STEPS; do
 	if [ "$RECORD" = 1 ] && [ "$wavs" -ne "$ok" ]; then
 		echo "step $N: $wavs recordings for $ok calls"
 	fi
-	if [ "$noports" -gt $((relayed + relayed / 1000 + 10)) ]; then
-		echo "step $N: $((noports - relayed)) more datagrams reached closed ports than luapbx relayed (late RTP after hang-up, or other traffic)"
+	if [ "$arrived_all" -gt "$relayed" ]; then
+		echo "step $N: rtpsink counted $((arrived_all - relayed)) more datagrams than luapbx relayed (RTP of the step before, or a relay still up)"
+	fi
+	if [ "$noports" -gt $((relayed / 1000 + 10)) ]; then
+		echo "step $N: $noports datagrams reached closed UDP ports (Udp NoPorts, machine-wide): RTP to ports rtpsink does not bind?"
 	fi
 	if awk -v l="$loss" 'BEGIN {exit !(l >= 0.1)}'; then
 		echo "step $N: loss ${loss}% >= 0.1%: stopping"
