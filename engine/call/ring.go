@@ -113,8 +113,10 @@ func (c *Call) ringEvent(ev event) (result, bool) {
 		if l != nil && l.active {
 			l.gotResp = true
 			l.setState("ringing")
-			if !c.held { // an answered caller hears our ring-back instead
+			if !c.held {
 				c.relayProvisional(ev.res)
+			} else { // an answered caller hears our ring-back, or this early media
+				c.earlyToHeld(l, ev.res)
 			}
 		}
 	case evAnswered:
@@ -144,6 +146,21 @@ func (c *Call) ringEvent(ev event) (result, bool) {
 		}
 	}
 	return result{}, false
+}
+
+// earlyToHeld hands a callee's early media to the media layer for a caller
+// it answered itself.
+func (c *Call) earlyToHeld(l *leg, r *sip.Response) {
+	body := r.Body()
+	sink, ok := c.m.cfg.Media.(EarlyMediaSink)
+	if len(body) == 0 || !ok {
+		return
+	}
+	if err := sink.EarlyMedia(c, body); err != nil {
+		c.log.Info("callee's early media not played to the answered caller", "leg", l.spec.name, "error", err)
+		return
+	}
+	c.log.Debug("callee's early media played to the answered caller", "leg", l.spec.name, "code", r.StatusCode)
 }
 
 // relayProvisional passes 180/183 (with their SDP) to the caller.

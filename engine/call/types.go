@@ -120,6 +120,15 @@ type AnswerObserver interface {
 	Answered(c *Call)
 }
 
+// EarlyMediaSink, when the Media implements it, is told of a callee's
+// early media (a provisional response with SDP) on a call whose caller the
+// media layer answered itself (an IVR choice ringing): the caller, who
+// cannot get a 183 after its 200, hears the callee's announcement instead
+// of the ring-back. A later callee's early media replaces it.
+type EarlyMediaSink interface {
+	EarlyMedia(c *Call, calleeSDP []byte) error
+}
+
 // TrunkState reports whether a trunk is up (OPTIONS keepalive); nil means
 // every trunk is up.
 type TrunkState interface {

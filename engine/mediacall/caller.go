@@ -243,7 +243,7 @@ func (a *Anchor) takeHeld(c *call.Call) *answered {
 		an.rec, cm.rec = cm.rec, nil // the recording goes on with the caller
 	}
 	cm.mu.Unlock()
-	cm.stop(a) // the callees' port
+	cm.stop(a) // the callees' port (and their early media)
 	if an != nil {
 		an.stopRingback()
 	}

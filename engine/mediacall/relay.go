@@ -36,6 +36,8 @@ type callMedia struct {
 	// caller is the caller the PBX answered (an IVR) while its choice
 	// rings: no portA, and Bridge hands its Endpoint to the relay.
 	caller *answered
+	// early plays a ringing callee's early media to that caller.
+	early *earlyMedia
 }
 
 func newCallMedia(a *Anchor, c *call.Call) (*callMedia, error) {
@@ -199,7 +201,10 @@ func (cm *callMedia) bridge(a *Anchor, body []byte) error {
 	an := cm.caller
 	cm.caller = nil
 	stopped := cm.stopped
+	early := cm.early
+	cm.early = nil
 	cm.mu.Unlock()
+	early.stop() // portB is the relay's from here
 	switch {
 	case an == nil:
 		return errors.New("mediacall: bridge: no caller held")
@@ -252,8 +257,11 @@ func (cm *callMedia) stop(a *Anchor) (recording string) {
 		return ""
 	}
 	cm.stopped = true
-	r, rec, an := cm.relay, cm.rec, cm.caller
-	cm.rec, cm.caller = nil, nil
+	r, rec, an, early := cm.relay, cm.rec, cm.caller, cm.early
+	cm.rec, cm.caller, cm.early = nil, nil, nil
+	cm.mu.Unlock()
+	early.stop() // before portB closes
+	cm.mu.Lock()
 	cm.release()
 	cm.mu.Unlock()
 	if an != nil {

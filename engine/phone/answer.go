@@ -24,6 +24,10 @@ type AnswerOptions struct {
 	HangupAfter time.Duration
 	// NoRinging skips the 180.
 	NoRinging bool
+	// EarlyMedia sends 183 with our SDP and starts the media (Play) before
+	// the Delay, as a provider's announcement does; the final answer
+	// (200, or Reject) follows the Delay.
+	EarlyMedia bool
 	// Expect is the final status each call should end with (default 2xx).
 	Expect int
 	// OnEnd, if set, gets each call's summary as soon as the call ends
@@ -170,6 +174,39 @@ func (p *Phone) incoming(a *answerer, req *sip.Request, tx sip.ServerTransaction
 	if !a.opts.NoRinging {
 		_ = respond(sip.StatusRinging, nil)
 	}
+	var (
+		offer   Session
+		media   Media
+		body    []byte
+		started bool
+	)
+	open := func() (string, error) {
+		var err error
+		if offer, err = parseSDPFor(req.Body(), p.cfg.Codecs); err != nil {
+			_ = respond(sip.StatusNotAcceptableHere, nil)
+			return StateRejected, err
+		}
+		if media, err = p.cfg.Media(p.local.Addr()); err != nil {
+			_ = respond(sip.StatusInternalServerError, nil)
+			return StateFailed, fmt.Errorf("phone: open media: %w", err)
+		}
+		body = answerSDP(p.local.Addr(), media.Port(), offer)
+		return "", nil
+	}
+	defer func() {
+		if media != nil {
+			_ = media.Close()
+		}
+	}()
+	if a.opts.EarlyMedia {
+		if state, err := open(); err != nil {
+			return rec.finish(state, err)
+		}
+		rec.code("INVITE", cseqOf(req), 183, reason(183), "out")
+		_ = sess.Respond(183, reason(183), body, sip.NewHeader("Content-Type", "application/sdp"))
+		_ = media.Start(a.ctx, offer)
+		started = true
+	}
 	if state, ok := p.ring(a, sess, rec); !ok {
 		return rec.finish(state, nil)
 	}
@@ -177,18 +214,11 @@ func (p *Phone) incoming(a *answerer, req *sip.Request, tx sip.ServerTransaction
 		_ = respond(a.opts.Reject, nil)
 		return rec.finish(StateRejected, nil)
 	}
-	offer, err := parseSDPFor(req.Body(), p.cfg.Codecs)
-	if err != nil {
-		_ = respond(sip.StatusNotAcceptableHere, nil)
-		return rec.finish(StateRejected, err)
+	if media == nil {
+		if state, err := open(); err != nil {
+			return rec.finish(state, err)
+		}
 	}
-	media, err := p.cfg.Media(p.local.Addr())
-	if err != nil {
-		_ = respond(sip.StatusInternalServerError, nil)
-		return rec.finish(StateFailed, fmt.Errorf("phone: open media: %w", err))
-	}
-	defer func() { _ = media.Close() }()
-	body := answerSDP(p.local.Addr(), media.Port(), offer)
 	c.setServer(sess, body)
 	rec.answer(offer.Codec)
 	if err := respond(sip.StatusOK, body); err != nil && !c.byRemote() {
@@ -202,7 +232,9 @@ func (p *Phone) incoming(a *answerer, req *sip.Request, tx sip.ServerTransaction
 		// No ACK (or the caller gave up): the dialog is over.
 		return rec.finish(StateFailed, fmt.Errorf("phone: answer: %w", err))
 	}
-	_ = media.Start(a.ctx, offer)
+	if !started {
+		_ = media.Start(a.ctx, offer)
+	}
 	var hangup <-chan time.Time
 	if a.opts.HangupAfter > 0 {
 		t := time.NewTimer(a.opts.HangupAfter)

@@ -1,0 +1,56 @@
+package mediacall
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"luapbx/engine/call"
+	"luapbx/engine/phone"
+	"luapbx/media/correlate"
+)
+
+// TestEarlyMediaToAnsweredCaller: a callee an IVR choice rings plays an
+// announcement in early media (183 with SDP): the caller, answered by the
+// IVR, hears it instead of the ring-back, whether the callee then rejects
+// (the call ends busy) or answers (the relay takes over on the same port).
+func TestEarlyMediaToAnsweredCaller(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		digit    string
+		callee   string
+		answer   phone.AnswerOptions
+		wantDisp string
+	}{
+		{name: "announcement then busy", digit: "4", callee: "204",
+			answer: phone.AnswerOptions{EarlyMedia: true, Delay: 2500 * time.Millisecond, Reject: 486}, wantDisp: call.DispBusy},
+		{name: "announcement then answer", digit: "2", callee: "202",
+			answer: phone.AnswerOptions{EarlyMedia: true, Delay: 1500 * time.Millisecond, HangupAfter: 1500 * time.Millisecond}, wantDisp: call.DispAnswered},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := ivrPBX(t, false)
+			sig := correlate.TestSignal(2*8000, 71)
+			wait := p.callee(tc.callee, p.phone(tc.callee, phone.MediaOptions{Play: sig}), tc.answer)
+			recA := filepath.Join(t.TempDir(), "a.wav")
+			a := p.phone("201", phone.MediaOptions{DTMF: tc.digit, Record: recA})
+			s := p.call(a, "800", phone.CallOptions{})
+			if s.FinalCode != 200 || s.State != phone.StateCompleted || s.HangupBy != "remote" {
+				t.Fatalf("caller: %d %s by %s (%s)", s.FinalCode, s.State, s.HangupBy, s.Error)
+			}
+			bs := wait()
+			if bs.Codes[len(bs.Codes)-1].Code == 0 {
+				t.Fatalf("callee %+v", bs)
+			}
+			e := p.waitEnd()
+			if e.Disposition != tc.wantDisp {
+				t.Errorf("end: %s by %s cause %s", e.Disposition, e.By, e.Cause)
+			}
+			got, _ := readWAV(t, recA)
+			// The first 1.5 s of the announcement came before any answer.
+			if c, lag := correlate.Best(sig[:12000], got, len(got)); c < 0.9 {
+				t.Errorf("the caller did not hear the announcement: correlation %.3f (lag %d, %d samples)", c, lag, len(got))
+			}
+			p.idlePorts()
+		})
+	}
+}

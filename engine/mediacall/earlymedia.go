@@ -1,0 +1,96 @@
+package mediacall
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"luapbx/engine/call"
+	"luapbx/media/g711"
+	"luapbx/media/rtprelay"
+	"luapbx/media/sdpneg"
+)
+
+// earlyMedia plays a ringing callee's early media (a 183 announcement) to
+// a caller the PBX answered itself: an Endpoint on the callees' port reads
+// it and the caller's Endpoint sends it on, in place of the ring-back. It
+// only listens (nothing is sent to the callee), and it lets the port go
+// without closing it: Bridge relays on it once a callee answers.
+type earlyMedia struct {
+	ep   *rtprelay.Endpoint
+	done chan struct{}
+	once sync.Once
+}
+
+// EarlyMedia is call.EarlyMediaSink's: the callee ringing for a held
+// caller sent sdp in a provisional response.
+func (a *Anchor) EarlyMedia(c *call.Call, sdp []byte) error {
+	a.mu.Lock()
+	cm := a.calls[c]
+	a.mu.Unlock()
+	if cm == nil {
+		return errors.New("mediacall: early media: no caller held for this call")
+	}
+	return cm.playEarly(a, sdp)
+}
+
+func (cm *callMedia) playEarly(a *Anchor, body []byte) error {
+	b, err := sdpneg.Parse(body)
+	if err != nil {
+		return fmt.Errorf("mediacall: early media sdp: %w", err)
+	}
+	cfg := rtprelay.FromMedia(cm.portB, b.Media)
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	an := cm.caller
+	switch {
+	case an == nil || cm.stopped || cm.relay != nil:
+		return errors.New("mediacall: early media: no caller waiting")
+	case cm.early != nil: // another callee's: follow the latest
+		cm.early.ep.Update(cfg)
+		return nil
+	}
+	ep, err := rtprelay.NewEndpoint(a.log, rtprelay.EndpointConfig{Leg: cfg, AllowAnySource: a.opts.AllowAnySource})
+	if err != nil {
+		return err
+	}
+	an.stopRingback() // the early media's goroutine is the caller's writer now
+	e := &earlyMedia{ep: ep, done: make(chan struct{})}
+	cm.early = e
+	go e.run(an)
+	cm.log.Info("callee's early media to the answered caller", "remote", b.Media.Addr.String())
+	return nil
+}
+
+// run sends the callee's audio to the caller until stop.
+func (e *earlyMedia) run(an *answered) {
+	defer close(e.done)
+	buf := make([]byte, 1500)
+	for {
+		p, err := e.ep.ReadPacket(buf)
+		if err != nil {
+			return // stopped (ErrDetached)
+		}
+		if p.Event || (p.PT != g711.PTPCMU && p.PT != g711.PTPCMA) {
+			continue
+		}
+		if err := an.ep.WriteAudio(p.Payload, p.PT); err != nil {
+			an.log.Debug("early media to the caller", "error", err)
+		}
+	}
+}
+
+// stop ends the early media and gives the port back to the callMedia
+// (open). Safe on nil and twice.
+func (e *earlyMedia) stop() {
+	if e == nil {
+		return
+	}
+	e.once.Do(func() {
+		e.ep.StopReading()
+		<-e.done
+		if _, err := e.ep.Detach(); err != nil {
+			_ = e.ep.Close()
+		}
+	})
+}
