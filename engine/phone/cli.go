@@ -59,6 +59,7 @@ type cliFlags struct {
 	answerAfter              time.Duration
 	expect, count, reject    int
 	noRegister, noRinging    bool
+	earlyMedia               bool
 	verbose                  bool
 	media                    MediaOptions
 	codec                    string
@@ -87,6 +88,7 @@ func newFlagSet(stderr io.Writer, f *cliFlags) *flag.FlagSet {
 	fs.IntVar(&f.reject, "reject", 0, "answer: reject with this status instead of answering")
 	fs.BoolVar(&f.noRegister, "no-register", false, "answer: do not register first")
 	fs.BoolVar(&f.noRinging, "no-ringing", false, "answer: do not send 180 Ringing")
+	fs.BoolVar(&f.earlyMedia, "early-media", false, "answer: send 183 with SDP and start --play before the answer (an announcement)")
 	fs.BoolVar(&f.verbose, "v", false, "log SIP activity to stderr")
 	fs.StringVar(&f.media.PlayFile, "play", "", "send this 8 kHz mono 16-bit WAV as RTP after the answer")
 	fs.StringVar(&f.media.Record, "record", "", "write the received audio to this WAV (8 kHz mono 16-bit)")
@@ -202,7 +204,7 @@ func answerCommand(ctx context.Context, p *Phone, f *cliFlags, _ []string) ([]Su
 	// Answer before registering: a call may follow the registration at once.
 	an, err := p.StartAnswer(ctx, AnswerOptions{
 		Count: f.count, Delay: f.answerAfter, Reject: f.reject,
-		HangupAfter: f.hangupAfter, NoRinging: f.noRinging, Expect: f.expect, OnEnd: f.onEnd,
+		HangupAfter: f.hangupAfter, NoRinging: f.noRinging, EarlyMedia: f.earlyMedia, Expect: f.expect, OnEnd: f.onEnd,
 	})
 	if err != nil {
 		return nil, err
