@@ -230,15 +230,20 @@ func (a *Anchor) OnEnd(e call.End) (recording string) {
 // answer, so the recording (if the decision asks for one) starts now, not
 // with early media.
 func (a *Anchor) Answered(c *call.Call) {
-	a.mu.Lock()
-	cm := a.calls[c]
-	a.mu.Unlock()
+	cm := a.lookup(c)
 	if cm == nil {
 		return
 	}
 	cm.mu.Lock()
 	cm.startRecording(a)
 	cm.mu.Unlock()
+}
+
+// lookup returns the call's anchored media, nil when there is none.
+func (a *Anchor) lookup(c *call.Call) *callMedia {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls[c]
 }
 
 func (a *Anchor) event(typ, callID string, data map[string]any) {

@@ -91,19 +91,27 @@ func (a *Anchor) answer(ctx context.Context, c *call.Call, leg CallerLeg) (*answ
 
 // record starts recording an answered caller when the decision says so.
 func (a *Anchor) record(c *call.Call, an *answered) {
+	if rec := a.newRecording(c, an.log); rec != nil {
+		an.rec = rec
+		an.ep.SetTap(rec)
+	}
+}
+
+// newRecording starts the call's stereo recording if its decision says
+// record; nil when it does not, or when the file cannot be created (logged).
+func (a *Anchor) newRecording(c *call.Call, log logger) *recorder.Recorder {
 	if !c.Decision.Record || a.opts.RecordingsDir == "" {
-		return
+		return nil
 	}
 	path := recorder.Path(a.opts.RecordingsDir, c.Start, c.ID)
 	rec, err := recorder.New(path, recorder.WithStart(a.opts.Now()), recorder.WithClock(a.opts.Now),
 		recorder.WithLogger(a.log))
 	if err != nil {
-		an.log.Warn("recording not started", "error", err)
-		return
+		log.Warn("recording not started", "error", err)
+		return nil
 	}
-	an.rec = rec
-	an.ep.SetTap(rec)
-	an.log.Info("recording started", "path", path)
+	log.Info("recording started", "path", path)
+	return rec
 }
 
 // finish closes an answered caller that is done (hanging it up unless it
@@ -277,9 +285,7 @@ func (a *Anchor) hangup(c *call.Call, cause string) {
 // becomes leg A of a relay towards the callee, with the recording if the
 // decision says so; the caller is not re-INVITEd.
 func (a *Anchor) Bridge(c *call.Call, sdp []byte) error {
-	a.mu.Lock()
-	cm := a.calls[c]
-	a.mu.Unlock()
+	cm := a.lookup(c)
 	if cm == nil {
 		return errors.New("mediacall: bridge: no caller held for this call")
 	}

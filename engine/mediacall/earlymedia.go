@@ -25,9 +25,7 @@ type earlyMedia struct {
 // EarlyMedia is call.EarlyMediaSink's: the callee ringing for a held
 // caller sent sdp in a provisional response.
 func (a *Anchor) EarlyMedia(c *call.Call, sdp []byte) error {
-	a.mu.Lock()
-	cm := a.calls[c]
-	a.mu.Unlock()
+	cm := a.lookup(c)
 	if cm == nil {
 		return errors.New("mediacall: early media: no caller held for this call")
 	}

@@ -170,25 +170,15 @@ func (cm *callMedia) towardsA(a *Anchor, c *call.Call, body []byte, reoffer bool
 // relay running): the one a held caller brought, or a new stereo one when
 // the decision says record.
 func (cm *callMedia) startRecording(a *Anchor) {
-	c := cm.c
 	if cm.relay == nil || cm.stopped {
 		return
 	}
 	if cm.rec == nil {
-		if !c.Decision.Record || a.opts.RecordingsDir == "" {
-			return
-		}
-		path := recorder.Path(a.opts.RecordingsDir, c.Start, c.ID)
-		rec, err := recorder.New(path, recorder.WithStart(a.opts.Now()), recorder.WithClock(a.opts.Now),
-			recorder.WithLogger(a.log))
-		if err != nil {
-			cm.log.Warn("recording not started", "error", err)
-			return
-		}
-		cm.rec = rec
-		cm.log.Info("recording started", "path", path)
+		cm.rec = a.newRecording(cm.c, cm.log)
 	}
-	cm.relay.SetTap(cm.rec)
+	if cm.rec != nil {
+		cm.relay.SetTap(cm.rec)
+	}
 }
 
 // bridge connects the held caller to the callee that answered with body.
