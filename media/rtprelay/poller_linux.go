@@ -61,7 +61,7 @@ var (
 // flows (see pause), so unless GOMAXPROCS is set in the environment the
 // runtime gets one P more per poller: the poller's thread sleeps in the
 // kernel most of the time, and the rest of the PBX keeps every CPU.
-func getPoller() (*poller, error) {
+func getPoller(log interface{ Info(string, ...any) }) (*poller, error) {
 	pollersOnce.Do(func() {
 		if v, err := time.ParseDuration(os.Getenv("LUAPBX_RTP_POLL_INTERVAL")); err == nil && v > 0 && v <= 20*time.Millisecond {
 			PollInterval = v
@@ -79,6 +79,8 @@ func getPoller() (*poller, error) {
 		if os.Getenv("GOMAXPROCS") == "" {
 			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + len(pollers))
 		}
+		log.Info("rtp poller started", "pollers", len(pollers), "interval", PollInterval.String(),
+			"gomaxprocs", runtime.GOMAXPROCS(0))
 	})
 	if pollersErr != nil {
 		return nil, pollersErr

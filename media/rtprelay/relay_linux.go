@@ -11,7 +11,7 @@ func (r *Relay) startPoller() (stop func(), ok bool, err error) {
 	if !UsePoller || !canTake(r.legs[A].sock) || !canTake(r.legs[B].sock) {
 		return nil, false, nil
 	}
-	p, err := getPoller()
+	p, err := getPoller(r.log)
 	if err != nil {
 		r.log.Debug("rtp poller unavailable, one goroutine per leg", "err", err)
 		return nil, false, nil
