@@ -39,7 +39,8 @@ var PollInterval = 2 * time.Millisecond
 var UsePoller = true
 
 const (
-	batchMsgs  = 8   // datagrams read from one socket per round
+	batchMsgs  = 8   // datagrams read from one socket per recvmmsg
+	maxReads   = 4   // recvmmsg per socket per round: a flood cannot starve the others
 	maxEvents  = 256 // sockets served per epoll_wait
 	idleRounds = 50  // empty rounds before blocking in epoll_wait
 	// blockWait bounds a blocking epoll_wait, so silent legs still time out.
@@ -257,10 +258,11 @@ func (p *poller) round(n int) {
 	}
 }
 
-// serve reads what one socket holds and sends it on.
+// serve reads what one socket holds (up to maxReads x batchMsgs
+// datagrams; the rest waits for the next round) and sends it on.
 func (p *poller) serve(s *pslot) {
 	b, f := p.io, s.f
-	for {
+	for range maxReads {
 		n, err := b.recv(s.in.fd)
 		if err != nil {
 			f.r.log.Debug("rtp read failed", "leg", f.in.id.String(), "err", err)

@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"luapbx/media/g711"
 )
@@ -180,5 +182,57 @@ func TestSockaddr(t *testing.T) {
 	var raw [sockaddrLen]byte
 	if got := parseSockaddr(&raw, 0); got.IsValid() {
 		t.Errorf("empty sockaddr parsed as %s", got)
+	}
+}
+
+// TestPollerRoundBound: one round reads at most maxReads x batchMsgs
+// datagrams from a socket, so a flooded leg cannot hold the poller; the
+// rest waits for the next rounds.
+func TestPollerRoundBound(t *testing.T) {
+	p, err := newPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, pb := newPhone(t), newPhone(t)
+	_ = pb.conn.SetReadBuffer(1 << 20)
+	sa, sb := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+	_ = sa.SetReadBuffer(1 << 20)
+	to := addrOf(sa)
+	r, err := New(nil, Config{
+		A: LegConfig{Socket: sa, Remote: pa.addr(), Codec: g711.PTPCMU},
+		B: LegConfig{Socket: sb, Remote: pb.addr(), Codec: g711.PTPCMU},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l, s := range []Socket{sa, sb} {
+		if r.raw[l], err = takeSocket(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, err := p.register(r, &forwarder{r: r, in: r.legs[A], out: r.legs[B]},
+		&forwarder{r: r, in: r.legs[B], out: r.legs[A]}, r.raw[A], r.raw[B])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { p.unregister(ids); r.Close() }()
+	const queued = 3*maxReads*batchMsgs + 5
+	for i := range queued {
+		pa.send(to, pkt{seq: uint16(i), ts: uint32(160 * i), ssrc: 5, payload: ulawFrame(1)})
+	}
+	time.Sleep(50 * time.Millisecond) // loopback delivery is synchronous; be generous
+	var perRound []uint64
+	for range 4 {
+		n, err := p.wait(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := r.Stats(A).PacketsIn
+		p.round(n)
+		perRound = append(perRound, r.Stats(A).PacketsIn-before)
+	}
+	want := []uint64{maxReads * batchMsgs, maxReads * batchMsgs, maxReads * batchMsgs, 5}
+	if !slices.Equal(perRound, want) {
+		t.Errorf("packets read per round %v, want %v", perRound, want)
 	}
 }
