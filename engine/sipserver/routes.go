@@ -27,7 +27,9 @@ func (s *Server) routes() {
 		}
 		r.ServeRegister(req, tx)
 	})
-	s.srv.OnInvite(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnInvite }))
+	s.srv.OnInvite(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) {
+		return func(req *sip.Request, tx sip.ServerTransaction) { serveInvite(c.OnInvite, req, tx) }
+	}))
 	s.srv.OnAck(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnAck }))
 	s.srv.OnBye(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnBye }))
 	s.srv.OnCancel(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnCancel }))
@@ -121,6 +123,7 @@ func (s *Server) Contact(transport string) sip.ContactHeader {
 // servers only swap where the trace goes.
 var (
 	globalsOnce sync.Once
+	debugOnce   sync.Once
 	traceTo     atomic.Pointer[traceSink]
 )
 
@@ -136,9 +139,14 @@ func setGlobals(log *slog.Logger, trace bool, w io.Writer) {
 	globalsOnce.Do(func() {
 		sip.SetDefaultLogger(log.With("component", "sipgo"))
 		sip.SIPDebugTracer(tracer{})
-		sip.SIPDebug = true
 	})
 	if trace {
+		// sipgo formats both addresses of every datagram read or written
+		// while SIPDebug is on, traced or not: it stays off (a few µs and
+		// allocations per message) until a server asks for a trace, and
+		// then stays on for the process (servers after the first one only
+		// swap the sink; a process has one server outside tests).
+		debugOnce.Do(func() { sip.SIPDebug = true })
 		traceTo.Store(&traceSink{log: log, w: w})
 	} else {
 		traceTo.Store(nil)
