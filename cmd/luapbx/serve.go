@@ -33,6 +33,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	// Everything serve prints goes through one coalescing writer, so log
+	// lines, the SIP trace and the final messages keep their order.
+	lw := newLogWriter(stderr)
+	defer lw.Close()
+	stderr = lw
 	level := slog.LevelInfo
 	if *debug {
 		level = slog.LevelDebug
