@@ -1,6 +1,7 @@
 package call
 
 import (
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -26,9 +27,10 @@ type caller struct {
 // an extension is challenged (407), anything else gets 403.
 func (m *Manager) admit(req *sip.Request, tx sip.ServerTransaction, snap Snapshot) (caller, bool) {
 	ip := ban.HostOf(req.Source())
-	log := m.log.With("call_id", callID(req), "source", req.Source())
+	// Built when something is logged: most INVITEs log nothing here.
+	log := func() *slog.Logger { return m.log.With("call_id", callID(req), "source", req.Source()) }
 	if m.cfg.Bans != nil && m.cfg.Bans.Banned(ip) {
-		log.Debug("invite from banned address")
+		log().Debug("invite from banned address")
 		respond(tx, req, 403, "Forbidden")
 		return caller{}, false
 	}
@@ -44,7 +46,7 @@ func (m *Manager) admit(req *sip.Request, tx sip.ServerTransaction, snap Snapsho
 					return caller{trunk: &t}, true
 				}
 			}
-			log.Info("invite refused: not an extension and not a trunk address", "from", fromUser)
+			log().Info("invite refused: not an extension and not a trunk address", "from", fromUser)
 			respond(tx, req, 403, "Forbidden")
 			return caller{}, false
 		}
@@ -66,9 +68,10 @@ func (m *Manager) admit(req *sip.Request, tx sip.ServerTransaction, snap Snapsho
 		}
 		return caller{ext: &ext}, true
 	case sipauth.BadCredentials:
-		log.Warn("invite with wrong credentials", "user", user)
+		l := log()
+		l.Warn("invite with wrong credentials", "user", user)
 		if m.cfg.Bans != nil && m.cfg.Bans.Fail(ip) {
-			log.Warn("address banned after repeated authentication failures", "ip", ip)
+			l.Warn("address banned after repeated authentication failures", "ip", ip)
 		}
 		respond(tx, req, 403, "Forbidden")
 	default:

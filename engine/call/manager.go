@@ -36,9 +36,13 @@ type Config struct {
 	// over); 0 = DefaultTrunkTimeout.
 	TrunkTimeout time.Duration
 	Events       func(engine.Event) // call.start, call.routed, call.answered, call.end; nil = none
-	Media        Media
-	Trunks       TrunkState
-	RewriteSDP   SDPRewriter
+	// WantEvents, when set, says whether Events would pass on the events
+	// of a call whose rule has this integration flag; false skips building
+	// them (a map per event, on every call).
+	WantEvents func(integration bool) bool
+	Media      Media
+	Trunks     TrunkState
+	RewriteSDP SDPRewriter
 	// CheckSDP, when set, vets the caller's offer before routing: 0 to go
 	// on, else the SIP code to refuse it with (488: no codec in common).
 	CheckSDP func(sdp []byte) int

@@ -101,8 +101,10 @@ func (c *Call) run() {
 		"rule", d.Rule, "gen", c.Snapshot.Generation())
 	// call.start goes after the decision so it carries the rule's
 	// integration flag (scripts get events of integration rules only).
-	c.event("call.start", nil)
-	c.event("call.routed", map[string]any{"target": d.Target.String(), "number": d.Number, "rule": d.Rule})
+	if c.eventsOn() {
+		c.event("call.start", nil)
+		c.event("call.routed", map[string]any{"target": d.Target.String(), "number": d.Number, "rule": d.Rule})
+	}
 	res := c.execute(d.Target, d.Number)
 	switch {
 	case res.answered && c.winner != nil:
@@ -186,20 +188,22 @@ func (c *Call) endWith(res result) {
 		answered := c.answered
 		e := c.end
 		c.mu.Unlock()
-		data := map[string]any{
-			"duration_ms": now.Sub(c.Start).Milliseconds(), "hangup_cause": e.cause, "hangup_by": e.by,
-			"sip_code": e.code, "disposition": e.disposition, "target": c.Decision.Target.String(),
-			"number": c.Decision.Number, "rule": c.Decision.Rule,
-		}
-		if !answered.IsZero() {
-			data["answered_ms"] = now.Sub(answered).Milliseconds()
-		}
-		if c.outTrunk != "" {
-			data["gateway"] = c.outTrunk
-		}
 		c.log.Info("call ended", "disposition", e.disposition, "sip_code", e.code, "hangup_by", e.by,
 			"hangup_cause", e.cause, "duration", now.Sub(c.Start).Round(time.Millisecond))
-		c.event("call.end", data)
+		if c.eventsOn() {
+			data := map[string]any{
+				"duration_ms": now.Sub(c.Start).Milliseconds(), "hangup_cause": e.cause, "hangup_by": e.by,
+				"sip_code": e.code, "disposition": e.disposition, "target": c.Decision.Target.String(),
+				"number": c.Decision.Number, "rule": c.Decision.Rule,
+			}
+			if !answered.IsZero() {
+				data["answered_ms"] = now.Sub(answered).Milliseconds()
+			}
+			if c.outTrunk != "" {
+				data["gateway"] = c.outTrunk
+			}
+			c.event("call.end", data)
+		}
 		if c.m.cfg.OnEnd != nil {
 			c.m.cfg.OnEnd(End{
 				Call: c, End: now, Answered: answered, Code: e.code, Cause: e.cause, By: e.by,
@@ -209,9 +213,15 @@ func (c *Call) endWith(res result) {
 	})
 }
 
+// eventsOn says whether this call's events go anywhere; callers skip
+// building the extra fields of an event nobody gets.
+func (c *Call) eventsOn() bool {
+	return c.m.cfg.Events != nil && (c.m.cfg.WantEvents == nil || c.m.cfg.WantEvents(c.Decision.Integration))
+}
+
 // event emits a call event with the call's common fields.
 func (c *Call) event(typ string, extra map[string]any) {
-	if c.m.cfg.Events == nil {
+	if !c.eventsOn() {
 		return
 	}
 	data := map[string]any{

@@ -98,7 +98,9 @@ func (c *Call) markAnswered() {
 	if o, ok := c.m.cfg.Media.(AnswerObserver); ok {
 		o.Answered(c)
 	}
-	c.event("call.answered", map[string]any{"callee": c.winner.spec.name})
+	if c.eventsOn() {
+		c.event("call.answered", map[string]any{"callee": c.winner.spec.name})
+	}
 }
 
 // hangupCaller ends the call from the callee's or the system's side: it

@@ -120,7 +120,7 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	}
 	p.calls, err = call.New(log, call.Config{
 		Snapshots: p.snapshot, Locations: p.reg, Auth: auth, Transport: srv, Bans: p.bans,
-		MaxCalls: sec.MaxCalls, Events: p.event, Trunks: p.trunks, OnEnd: p.ended,
+		MaxCalls: sec.MaxCalls, Events: p.event, WantEvents: p.wantEvents, Trunks: p.trunks, OnEnd: p.ended,
 		RewriteSDP: p.media.RewriteSDP, CheckSDP: p.media.CheckOffer, Media: p.media,
 	})
 	if err != nil {
@@ -307,6 +307,13 @@ func (p *PBX) event(ev engine.Event) {
 		}
 	}
 	s.Emit(ev)
+}
+
+// wantEvents says whether p.event would pass on an event: only when the
+// live snapshot has scripts, and then as p.event filters.
+func (p *PBX) wantEvents(integration bool) bool {
+	s := p.mgr.Current()
+	return s.Policy != nil && (integration || s.Config.Scripts.Events == "all")
 }
 
 func (p *PBX) registration(ev registrar.Event) {
