@@ -162,10 +162,10 @@ func TestSIPpHoldUnhold(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ports := freeUDPPorts(t, 2)
+	ports := freeUDPPorts(t, 1)
 	pbx := srv.SIP["udp"]
 	uac := startSIPp(t, ctx, "uac", dir, pbx, "-sf", "uac_hold.xml", "-s", "202", "-auth_uri", "202@"+pbx,
-		"-i", "127.0.0.1", "-p", strconv.Itoa(ports[0]), "-mp", strconv.Itoa(ports[1]), "-m", "1",
+		"-i", "127.0.0.1", "-p", strconv.Itoa(ports[0]), "-mp", strconv.Itoa(sippMediaPort(t)), "-m", "1",
 		"-timeout", "15s", "-timeout_error")
 	code := uac.wait(t, 18*time.Second)
 	stats := uac.final(t)

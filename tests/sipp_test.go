@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -51,6 +52,36 @@ func freeUDPPorts(t *testing.T, n int) []int {
 		ports = append(ports, c.LocalAddr().(*net.UDPAddr).Port)
 	}
 	return ports
+}
+
+// sippMediaPort finds a media port for SIPp's -mp: SIPp binds it and the
+// ports after it (audio and video, RTP and RTCP), so four in a row must be
+// free. They are looked for below the kernel's ephemeral range (32768-),
+// where no test's or program's random socket can take them in the window
+// before SIPp binds them.
+func sippMediaPort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		base := 22000 + 4*rand.IntN(500)
+		var held []net.PacketConn
+		ok := true
+		for p := base; p < base+4; p++ {
+			c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, c)
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no four free UDP ports in a row in 22000-23999")
+	return 0
 }
 
 // sippRun is one sipp process; its final statistics go to a CSV file.
