@@ -48,23 +48,7 @@ cp "$ROOT/tests/testdata/sipp/uac_auth.xml" "$ROOT/tests/testdata/sipp/uas.xml" 
 
 UAS_PORT=$(free_port)
 UAC_PORT=$(free_port)
-HA1=$(printf '201:luapbx:a-long-passphrase-201' | md5sum | cut -d' ' -f1)
-# 201 has an MD5 HA1 only: see testdata/sipp/uac_auth.xml for why SIPp needs it.
-cat >"$WORK/pbx.yaml" <<EOF
-listen: {sip: ["udp:127.0.0.1:0"], http: "127.0.0.1:0", rtp_ports: "34000-34999"}
-storage: {cdr: "sqlite:var/cdr.db"}
-security: {ban_after_failures: 0, max_calls: 100000}
-companies:
-  - id: bench
-    timezone: UTC
-    classes: {outside: "^9"}
-    extensions:
-      - {number: "201", ha1: "$HA1", rights: [outside]}
-    trunks:
-      - {id: gw, host: "127.0.0.1:$UAS_PORT", transport: udp, register: false, inbound_ips: ["127.0.0.2"]}
-    rules:
-      - {name: out, caller_type: internal, called: "^9", action: route, target: "gateway:gw"}
-EOF
+write_bench_plan "udp:127.0.0.1:0" "34000-34999" 'cdr: "sqlite:var/cdr.db"' ""
 
 # The gateway first, so luapbx's first OPTIONS keepalive finds it up.
 (cd "$WORK" && exec sipp -sf uas.xml -i 127.0.0.1 -p "$UAS_PORT" -buff_size 4194304 -nostdin \

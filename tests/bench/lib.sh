@@ -70,3 +70,29 @@ start_luapbx() {
 	HTTP=$(sed -n 's/.*luapbx ready.*http=\([0-9.]*:[0-9]*\).*/\1/p' "$WORK/luapbx.log" | head -1)
 	[ -n "$HTTP" ] || { echo "$BENCH: luapbx did not say its http address" >&2; exit 1; }
 }
+
+# write_bench_plan SIP RTP STORAGE RULE writes $WORK/pbx.yaml, the plan the
+# load scripts share: extension 201 (an MD5 HA1 only: see
+# testdata/sipp/uac_auth.xml for why SIPp needs it) dials 9... out through
+# the gateway at 127.0.0.1:$UAS_PORT. SIP is the listen.sip entry, RTP the
+# rtp_ports range, STORAGE the storage map's entries, RULE is added to the
+# rule (e.g. ", record: true").
+write_bench_plan() {
+	local ha1
+	ha1=$(printf '201:luapbx:a-long-passphrase-201' | md5sum | cut -d' ' -f1)
+	cat >"$WORK/pbx.yaml" <<EOF
+listen: {sip: ["$1"], http: "127.0.0.1:0", rtp_ports: "$2"}
+storage: {$3}
+security: {ban_after_failures: 0, max_calls: 100000}
+companies:
+  - id: bench
+    timezone: UTC
+    classes: {outside: "^9"}
+    extensions:
+      - {number: "201", ha1: "$ha1", rights: [outside]}
+    trunks:
+      - {id: gw, host: "127.0.0.1:$UAS_PORT", transport: udp, register: false, inbound_ips: ["127.0.0.2"]}
+    rules:
+      - {name: out, caller_type: internal, called: "^9", action: route, target: "gateway:gw"$4}
+EOF
+}

@@ -168,23 +168,7 @@ sink_arrived() {
 	kill -0 "$SINK" 2>/dev/null || { echo "media.sh: rtpsink exited:" >&2; cat "$WORK/rtpsink.out" >&2; exit 1; }
 	awk '{n += $2} END {print n + 0}' "$SINK_COUNTS"
 }
-HA1=$(printf '201:luapbx:a-long-passphrase-201' | md5sum | cut -d' ' -f1)
-# 201 has an MD5 HA1 only: see testdata/sipp/uac_auth.xml for why SIPp needs it.
-cat >"$WORK/pbx.yaml" <<EOF
-listen: {sip: ["udp:127.0.0.1:$PBX_PORT"], http: "127.0.0.1:0", rtp_ports: "30000-31999"}
-storage: {cdr: "sqlite:var/cdr.db", recordings: var/recordings}
-security: {ban_after_failures: 0, max_calls: 100000}
-companies:
-  - id: bench
-    timezone: UTC
-    classes: {outside: "^9"}
-    extensions:
-      - {number: "201", ha1: "$HA1", rights: [outside]}
-    trunks:
-      - {id: gw, host: "127.0.0.1:$UAS_PORT", transport: udp, register: false, inbound_ips: ["127.0.0.2"]}
-    rules:
-      - {name: out, caller_type: internal, called: "^9", action: route, target: "gateway:gw", record: $RECORD_YAML}
-EOF
+write_bench_plan "udp:127.0.0.1:$PBX_PORT" "30000-31999" 'cdr: "sqlite:var/cdr.db", recordings: var/recordings' ", record: $RECORD_YAML"
 
 # The gateway first, so luapbx's first OPTIONS keepalive finds it up. Media
 # ports: UAS_MP + 4k + 1, UAC_MP + 4k + 1, which rtpsink holds.
