@@ -407,15 +407,7 @@ func checkBaresipRecording(t *testing.T, rec cdr.Record, talk time.Duration) {
 
 func readMono(t *testing.T, path string) []int16 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, format, err := wav.ReadPCM(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	pcm, format := readPCM(t, path)
 	if format.Channels != 1 || format.SampleRate != 8000 {
 		t.Fatalf("%s is %s, want 8 kHz mono", path, format)
 	}

@@ -165,6 +165,13 @@ func (p *pbx) phone(user string, mo phone.MediaOptions, codecs ...uint8) *phone.
 func (p *pbx) callee(user string, ph *phone.Phone, opts phone.AnswerOptions) func() phone.Summary {
 	p.t.Helper()
 	p.loc.Add(user, ph)
+	return p.answer("callee "+user, ph, opts)
+}
+
+// answer makes ph answer one call as opts say; the function returned waits
+// for its summary.
+func (p *pbx) answer(who string, ph *phone.Phone, opts phone.AnswerOptions) func() phone.Summary {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	an, err := ph.StartAnswer(ctx, opts)
 	if err != nil {
@@ -175,7 +182,7 @@ func (p *pbx) callee(user string, ph *phone.Phone, opts phone.AnswerOptions) fun
 		defer cancel()
 		s, err := an.Wait()
 		if err != nil || len(s) != 1 {
-			p.t.Fatalf("callee: %v %+v", err, s)
+			p.t.Fatalf("%s: %v %+v", who, err, s)
 		}
 		return s[0]
 	}

@@ -1,7 +1,6 @@
 package mediacall
 
 import (
-	"context"
 	"math"
 	"path/filepath"
 	"slices"
@@ -63,20 +62,7 @@ func (p *pbx) trunk(id string, mo phone.MediaOptions, opts phone.AnswerOptions) 
 	p.t.Helper()
 	ph := p.phone(id, mo)
 	p.snap.setTrunk(call.Trunk{ID: id, Company: "acme", Host: strings.TrimPrefix(ph.Addr(), "udp:")})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	an, err := ph.StartAnswer(ctx, opts)
-	if err != nil {
-		cancel()
-		p.t.Fatal(err)
-	}
-	return func() phone.Summary {
-		defer cancel()
-		s, err := an.Wait()
-		if err != nil || len(s) != 1 {
-			p.t.Fatalf("trunk %s: %v %+v", id, err, s)
-		}
-		return s[0]
-	}
+	return p.answer("trunk "+id, ph, opts)
 }
 
 // TestIVRBridge: an IVR choice that leads to a user or a gateway rings it
