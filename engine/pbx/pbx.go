@@ -79,7 +79,7 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	for _, spec := range cfg.Listen.SIP {
 		if err := srv.Listen(spec); err != nil {
 			srv.Close()
-			return nil, fmt.Errorf("listen %s: %w", spec, err)
+			return nil, err // it names the listen spec
 		}
 	}
 	sec := cfg.Security

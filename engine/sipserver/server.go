@@ -165,7 +165,7 @@ func (s *Server) Listen(spec string) error {
 	case "udp":
 		conn, err := net.ListenPacket("udp", addr)
 		if err != nil {
-			return fmt.Errorf("listen %s: %w", spec, err)
+			return listenError(spec, err)
 		}
 		// A burst of calls overflows the default receive buffer and the
 		// kernel drops requests; the kernel caps this at net.core.rmem_max.
@@ -176,7 +176,7 @@ func (s *Server) Listen(spec string) error {
 	case "tcp":
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("listen %s: %w", spec, err)
+			return listenError(spec, err)
 		}
 		s.tcp = append(s.tcp, l)
 	}
@@ -303,4 +303,14 @@ func (s *Server) Close() error {
 		l.Close()
 	}
 	return s.ua.Close()
+}
+
+// listenError names the listen spec once: net's own error repeats the
+// network and address ("listen udp 127.0.0.1:5060: bind: ...").
+func listenError(spec string, err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		err = op.Err
+	}
+	return fmt.Errorf("listen %s: %w", spec, err)
 }

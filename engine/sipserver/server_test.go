@@ -269,3 +269,25 @@ func TestSIPTrace(t *testing.T) {
 		})
 	}
 }
+
+// TestListenBusyPort: a port in use is named once, with the kernel's reason.
+func TestListenBusyPort(t *testing.T) {
+	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	srv, err := New(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	spec := "udp:" + busy.LocalAddr().String()
+	err = srv.Listen(spec)
+	if err == nil {
+		t.Fatal("listened on a busy port")
+	}
+	if want := "listen " + spec + ": bind: address already in use"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+}
