@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -73,10 +74,14 @@ func (p *Phone) Call(ctx context.Context, target string, opts CallOptions) (Summ
 // invite sends inv and waits for the answer, re-sending it with
 // credentials when challenged.
 func (p *Phone) invite(ctx context.Context, c *call, inv *sip.Request, offer []byte) (*sipgo.DialogClientSession, error) {
+	var heard atomic.Bool // a response came: ctx's end CANCELs
 	onResponse := func(r *sip.Response) error {
+		heard.Store(true)
 		c.rec.response(r, "in")
 		return nil
 	}
+	waitCtx, stop := cancelOrAbandon(ctx, &heard)
+	defer stop()
 	var prev *sip.Response // the challenge answered last
 	for round := 0; ; round++ {
 		sess, err := p.dua.WriteInvite(ctx, inv)
@@ -84,7 +89,7 @@ func (p *Phone) invite(ctx context.Context, c *call, inv *sip.Request, offer []b
 			return nil, err
 		}
 		c.setClient(sess, offer)
-		err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: onResponse})
+		err = sess.WaitAnswer(waitCtx, sipgo.AnswerOptions{OnResponse: onResponse})
 		var de *sipgo.ErrDialogResponse
 		if errors.As(err, &de) && p.challenged(de.Res) && round < maxAuthRounds && (prev == nil || answerAgain(prev, de.Res)) {
 			prev = de.Res
@@ -99,6 +104,26 @@ func (p *Phone) invite(ctx context.Context, c *call, inv *sip.Request, offer []b
 			continue
 		}
 		return sess, err
+	}
+}
+
+// cancelOrAbandon is ctx for WaitAnswer: when ctx ends after a response
+// came, sipgo CANCELs the INVITE as usual; when nothing came at all (no
+// server there), a CANCEL may not be sent (RFC 3261 9.1) and sipgo would
+// wait out Timer B (32 s): the INVITE is abandoned at once instead, so
+// --timeout and a signal bound the call.
+func cancelOrAbandon(ctx context.Context, heard *atomic.Bool) (context.Context, func()) {
+	wctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		if heard.Load() {
+			cancel(ctx.Err())
+			return
+		}
+		cancel(sipgo.WaitAnswerForceCancelErr)
+	})
+	return wctx, func() {
+		stop()
+		cancel(nil)
 	}
 }
 

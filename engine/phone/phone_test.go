@@ -3,6 +3,7 @@ package phone
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -199,3 +200,26 @@ func BenchmarkParseSDP(b *testing.B) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestCallToSilence: a server that never answers at all (not even 100)
+// cannot hold a call past its context: no CANCEL may be sent before a
+// provisional response, so the INVITE is abandoned instead of waiting out
+// Timer B (32 s).
+func TestCallToSilence(t *testing.T) {
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	a := newPhone(t, Config{User: "201", Listen: "udp:127.0.0.1:0", Server: "udp:" + silent.LocalAddr().String()})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	s, _ := a.Call(ctx, "202", CallOptions{})
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("the call took %v with a 1 s context", took)
+	}
+	if s.State != StateTimeout || s.FinalCode != 0 {
+		t.Errorf("state %s, final %d", s.State, s.FinalCode)
+	}
+}
