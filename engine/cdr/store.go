@@ -17,7 +17,7 @@ import (
 )
 
 // ErrNotFound is returned by Get when no record has the call id.
-var ErrNotFound = errors.New("cdr: record not found")
+var ErrNotFound = errors.New("record not found")
 
 // Inserter is what the Writer needs from a Store; tests and callers may fake it.
 type Inserter interface {
