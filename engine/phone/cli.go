@@ -117,6 +117,10 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprint(stderr, usage)
+		var f cliFlags
+		fs := newFlagSet(stderr, &f)
+		fmt.Fprintln(stderr, "\nflags (each command takes them after its name):")
+		fs.PrintDefaults()
 		return 2
 	}
 	cmd := args[0]
@@ -140,8 +144,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "phone: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	if cmd == "call" && len(pos) != 1 || cmd != "call" && len(pos) != 0 {
-		fmt.Fprintf(stderr, "phone: wrong arguments %q\n\n%s", pos, usage)
+	switch {
+	case cmd == "call" && len(pos) == 0:
+		fmt.Fprintf(stderr, "phone: call which number? e.g. luapbx phone call 202 --user 201 --password ...\n\n%s", usage)
+		return 2
+	case cmd == "call" && len(pos) > 1:
+		fmt.Fprintf(stderr, "phone: call takes one number or URI, got %q (flags go after it)\n\n%s", pos, usage)
+		return 2
+	case cmd != "call" && len(pos) != 0:
+		fmt.Fprintf(stderr, "phone: %s takes no arguments, got %q\n\n%s", cmd, pos, usage)
 		return 2
 	}
 	if err := f.setupMedia(); err != nil {
@@ -175,7 +186,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			status = 1
 		}
 	}
-	if err != nil {
+	switch {
+	case err == nil:
+	case cmd == "answer" && errors.Is(err, context.DeadlineExceeded) && len(sums) < max(f.count, 1):
+		fmt.Fprintf(stderr, "phone: %d of %d calls arrived within --timeout %s\n", len(sums), max(f.count, 1), f.timeout)
+		status = 1
+	default:
 		fmt.Fprintln(stderr, "phone:", err)
 		status = 1
 	}

@@ -29,22 +29,32 @@ func TestMainUsage(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
+		says string // besides the usage
 	}{
-		{"no args", nil},
-		{"flag first", []string{"--user", "201"}},
-		{"unknown command", []string{"dance"}},
-		{"call without number", []string{"call"}},
-		{"register with extra arg", []string{"register", "x"}},
-		{"bad flag", []string{"call", "201", "--nope"}},
-		{"bad duration", []string{"call", "201", "--hangup-after", "soon"}},
+		{"no args", nil, "-hangup-after"},
+		{"flag first", []string{"--user", "201"}, "-early-media"},
+		{"unknown command", []string{"dance"}, `unknown command "dance"`},
+		{"call without number", []string{"call"}, "call which number?"},
+		{"call with two numbers", []string{"call", "201", "202"}, "call takes one number"},
+		{"register with extra arg", []string{"register", "x"}, "register takes no arguments"},
+		{"bad flag", []string{"call", "201", "--nope"}, "-nope"},
+		{"bad duration", []string{"call", "201", "--hangup-after", "soon"}, "soon"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, sums, stderr := runMain(context.Background(), tc.args...)
-			if code != 2 || len(sums) != 0 || !strings.Contains(stderr, "usage") {
-				t.Fatalf("code %d sums %d stderr %q", code, len(sums), stderr)
+			if code != 2 || len(sums) != 0 || !strings.Contains(stderr, "usage") || !strings.Contains(stderr, tc.says) {
+				t.Fatalf("code %d sums %d stderr %q (want it to say %q)", code, len(sums), stderr, tc.says)
 			}
 		})
+	}
+}
+
+// TestMainAnswerNothingCame: answer with no call before --timeout says so.
+func TestMainAnswerNothingCame(t *testing.T) {
+	code, sums, stderr := runMain(context.Background(), "answer", "--no-register", "--timeout", "300ms")
+	if code != 1 || len(sums) != 0 || !strings.Contains(stderr, "0 of 1 calls arrived within --timeout 300ms") {
+		t.Fatalf("code %d sums %d stderr %q", code, len(sums), stderr)
 	}
 }
 
