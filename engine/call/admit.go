@@ -69,7 +69,12 @@ func (m *Manager) admit(req *sip.Request, tx sip.ServerTransaction, snap Snapsho
 		return caller{ext: &ext}, true
 	case sipauth.BadCredentials:
 		l := log()
-		l.Warn("invite with wrong credentials", "user", user)
+		if m.cfg.Bans != nil && m.cfg.Bans.Exempt(ip) {
+			l.Warn("invite with wrong credentials", "user", user,
+				"ban", "never: the address is a trunk's inbound_ips or in security.ban_exempt")
+		} else {
+			l.Warn("invite with wrong credentials", "user", user)
+		}
 		if m.cfg.Bans != nil && m.cfg.Bans.Fail(ip) {
 			l.Warn("address banned after repeated authentication failures", "ip", ip)
 		}

@@ -54,7 +54,12 @@ func (r *Registrar) authFailed(req *sip.Request, ip, user string, res sipauth.Re
 		}
 		return
 	}
-	r.log.Warn("register: authentication failed", "user", user, "source", req.Source(), "call_id", callID(req))
+	if r.bans != nil && r.bans.Exempt(ip) {
+		r.log.Warn("register: authentication failed", "user", user, "source", req.Source(), "call_id", callID(req),
+			"ban", "never: the address is a trunk's inbound_ips or in security.ban_exempt")
+	} else {
+		r.log.Warn("register: authentication failed", "user", user, "source", req.Source(), "call_id", callID(req))
+	}
 	if r.bans != nil && r.bans.Fail(ip) {
 		r.log.Warn("source banned after failed authentications", "ip", ip, "user", user)
 	}
