@@ -75,7 +75,7 @@ func (a *Anchor) answer(ctx context.Context, c *call.Call, leg CallerLeg) (*answ
 		return nil, 0
 	}
 	an := &answered{log: a.log.With("call_id", c.ID), leg: leg, ep: ep, local: local, origin: origin,
-		codec: neg.Codec(), sess: apps.NewSession(a.log, ep)}
+		codec: neg.Codec(), sess: apps.NewSession(a.log.With("call_id", c.ID), ep)}
 	an.ctx, an.cancel = context.WithCancel(ctx)
 	an.wg.Go(func() {
 		select {

@@ -66,8 +66,19 @@ func (a *Anchor) Serve(ctx context.Context, c *call.Call, t routing.Target) (int
 			return 0, next
 		}
 	}
+	left := false // the caller hung up (not an rtp timeout)
+	select {
+	case <-an.leg.Done():
+		left = true
+	default:
+	}
 	a.finish(c, an)
-	a.log.Info("media target done", "call_id", c.ID, "target", t.String(), "error", err)
+	switch {
+	case err == nil || left && (errors.Is(err, context.Canceled) || errors.Is(err, apps.ErrMediaEnded)):
+		a.log.Info("media target done", "call_id", c.ID, "target", t.String(), "caller_left", left)
+	default:
+		a.log.Warn("media target failed", "call_id", c.ID, "target", t.String(), "error", err)
+	}
 	return 0, nil
 }
 
@@ -125,7 +136,6 @@ func (a *Anchor) runApps(ctx context.Context, c *call.Call, s *apps.Session, t r
 			if ierr != nil {
 				return nil, ierr
 			}
-			a.log.Info("ivr choice", "call_id", c.ID, "ivr", t.Arg, "target", next)
 			if t, err = routing.ParseTarget(next); err != nil {
 				return nil, fmt.Errorf("mediacall: ivr %s target: %w", cfg.ID, err)
 			}
