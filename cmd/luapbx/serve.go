@@ -133,6 +133,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
+	select { // "ready" comes after the listeners say they serve
+	case <-sip.Ready():
+	case <-ctx.Done():
+	}
 	log.Info("luapbx ready", "listening", strings.Join(listening, " "), "gen", mgr.Current().Gen, "config", *cfgPath)
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -238,6 +238,9 @@ func (p *PBX) closeCDR() {
 	p.cdrw, p.store = nil, nil
 }
 
+// Ready is closed once Run's SIP listeners serve.
+func (p *PBX) Ready() <-chan struct{} { return p.srv.Ready() }
+
 // Close releases the listeners; safe twice.
 func (p *PBX) Close() {
 	p.closeOnce.Do(func() {
