@@ -7,8 +7,8 @@
 # (into the temp dir; the wavs column counts them, then they are deleted).
 #
 # Each step places N calls (-m N -l N, set up at N/4 per s but at most 50 per
-# s: all up within 4 s up to 200 calls, 8 s at 400; --quick: N/2, 100) that
-# overlap, then hang up; the step ends when the UAC exits (SIPp's -timeout
+# s: all up within 4 s up to 200 calls, 8 s at 400; with --quick at N/2 per
+# s but at most 100: up within 2 s) that overlap, then hang up; the step ends when the UAC exits (SIPp's -timeout
 # bounds it). Columns per step:
 #   ok, fail   calls SIPp completed / failed; any failure ends the script (exit 1)
 #   peak       most calls luapbx had up at once (luapbx_active_calls, each second)
@@ -45,7 +45,8 @@
 #
 # Usage: tests/bench/media.sh [--quick] [--plays N] [--steps "50 100 ..."]
 #   env: PLAYS (default 4: 29 s calls), STEPS (default "50 100 200 300 400"),
-#        QUICK=1 (1 play: 8 s calls, up within 2 s, steps 50 200), KEEP=1
+#        QUICK=1 (= --quick: 1 play, 8 s calls, steps 50 200, and it
+#        overrides PLAYS and STEPS), KEEP=1
 #        keeps the temp dir (recordings too), PROFILE=prefix saves a CPU
 #        profile of luapbx in each step as prefix.<calls>.pprof (--pprof),
 #        LUAPBX=binary runs that build instead of building the tree's,
