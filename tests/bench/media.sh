@@ -8,8 +8,8 @@
 #
 # Each step places N calls (-m N -l N, set up at N/4 per s but at most 50 per
 # s: all up within 4 s up to 200 calls, 8 s at 400; with --quick at N/2 per
-# s but at most 100: up within 2 s) that overlap, then hang up; the step ends when the UAC exits (SIPp's -timeout
-# bounds it). Columns per step:
+# s but at most 100: up within 2 s) that overlap, then hang up; the step
+# ends when the UAC exits (SIPp's -timeout bounds it). Columns per step:
 #   ok, fail   calls SIPp completed / failed; any failure ends the script (exit 1)
 #   peak       most calls luapbx had up at once (luapbx_active_calls, each second)
 #   sent       calls x 2 sides x PLAYS x pcap packets: what the plays hold
@@ -66,7 +66,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--plays) PLAYS=${2:-}; shift ;;
 	--steps) STEPS=${2:-}; shift ;;
-	-h | --help) sed -n '2,55p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,56p' "$0"; exit 0 ;;
 	*) echo "media.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
