@@ -156,7 +156,7 @@ func TestValidationErrors(t *testing.T) {
 			"pbx.yaml:5: companies[0].trunks[0].register: registering needs a username and a password",
 			`pbx.yaml:5: companies[0].trunks[0].inbound_ips[0]: bad address "10.0.0.x" (want an IP such as 192.0.2.10 or a network such as 192.0.2.0/24)`}},
 		{"bad pattern (from the router)", base + "    rules:\n      - name: r\n        called: \"^3q\"\n        target: \"user:201\"\n", []string{
-			`pbx.yaml:7: companies[0].rules[0].called: bad pattern "^3q": unexpected 'q' at position 2`}},
+			`pbx.yaml:7: companies[0].rules[0].called: bad pattern "^3q": unexpected 'q' at position 3`}},
 		{"unknown timetable (from the router)", base + "    rules:\n      - {called: \"^3\", target: \"user:201\", timetable: office}\n", []string{
 			`pbx.yaml:6: companies[0].rules[0].timetable: unknown timetable "office"`}},
 		{"dangling target (from the router)", base + "    rules:\n      - {called: \"^3\", target: \"gateway:p1\"}\n", []string{

@@ -50,9 +50,12 @@ func ParsePattern(s string) (Pattern, error) {
 		p.any = true
 		return p, nil
 	}
-	body = strings.TrimPrefix(body, "^")
+	off := strings.Index(s, body) // body's place in s, for error positions
+	if strings.HasPrefix(body, "^") {
+		off, body = off+1, body[1:]
+	}
 	if strings.HasPrefix(body, "$") {
-		p.exact, body = true, body[1:]
+		p.exact, body, off = true, body[1:], off+1
 	}
 	if strings.HasSuffix(body, "$") {
 		p.exact, body = true, body[:len(body)-1]
@@ -90,7 +93,7 @@ func ParsePattern(s string) (Pattern, error) {
 		case isSeparator(c):
 			continue // the same separators numbers drop
 		default:
-			return p, fmt.Errorf("%w %q: unexpected %q at position %d", errPattern, s, c, i+1)
+			return p, fmt.Errorf("%w %q: unexpected %q at position %d", errPattern, s, c, off+i+1)
 		}
 		p.elems = append(p.elems, mask)
 	}

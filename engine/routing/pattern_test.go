@@ -2,6 +2,8 @@ package routing
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -150,5 +152,16 @@ func TestNormalize(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = Normalize("3471234567") }); n != 0 {
 		t.Errorf("Normalize of a clean number allocates %v times", n)
+	}
+}
+
+// TestPatternErrorPosition: the position counts in the pattern as written.
+func TestPatternErrorPosition(t *testing.T) {
+	for in, pos := range map[string]int{"^$80O": 5, "80O": 3, "^80O": 4, " ^3q": 4, "3x5O$": 4} {
+		_, err := ParsePattern(in)
+		want := fmt.Sprintf("at position %d", pos)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
 	}
 }
