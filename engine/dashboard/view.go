@@ -157,7 +157,7 @@ var funcs = template.FuncMap{
 		if t.IsZero() {
 			return "—"
 		}
-		return t.Local().Format("2006-01-02 15:04:05")
+		return t.Local().Format("2006-01-02 15:04:05 MST") // the server's zone, named
 	},
 	"in": func(now, t time.Time) string { // "in 3m07s" / "3m07s ago"
 		if t.IsZero() {
