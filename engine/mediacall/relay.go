@@ -232,7 +232,11 @@ func (cm *callMedia) bridge(a *Anchor, body []byte) error {
 func (cm *callMedia) run(a *Anchor, r *rtprelay.Relay) {
 	err := r.Run(a.ctx)
 	var te *rtprelay.TimeoutError
-	if !errors.As(err, &te) {
+	switch {
+	case err == nil || errors.Is(err, rtprelay.ErrClosed):
+		return
+	case !errors.As(err, &te):
+		cm.log.Warn("rtp relay failed: the call has no audio", "error", err)
 		return
 	}
 	cm.log.Warn("rtp timeout: hanging up", "leg", te.Leg.String(), "silent", te.Silent.String())
