@@ -56,6 +56,21 @@ func (cm *callMedia) playEarly(a *Anchor, body []byte) error {
 	e := &earlyMedia{ep: ep, done: make(chan struct{})}
 	cm.early = e
 	go e.run(an)
+	// The ring-back watched the caller's media; with it stopped, this does:
+	// a caller silent past rtp_timeout is hung up while the callee rings.
+	c := cm.c
+	a.wg.Go(func() {
+		select {
+		case <-an.sess.Done():
+		case <-e.done:
+			return
+		}
+		var te *rtprelay.TimeoutError
+		if errors.As(an.sess.Err(), &te) {
+			an.log.Info("rtp timeout during early media: hanging up", "silent", te.Silent.String())
+			a.hangup(c, "rtp_timeout")
+		}
+	})
 	cm.log.Info("callee's early media to the answered caller", "remote", b.Media.Addr.String())
 	return nil
 }

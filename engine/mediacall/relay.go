@@ -236,7 +236,8 @@ func (cm *callMedia) run(a *Anchor, r *rtprelay.Relay) {
 	case err == nil || errors.Is(err, rtprelay.ErrClosed):
 		return
 	case !errors.As(err, &te):
-		cm.log.Warn("rtp relay failed: the call has no audio", "error", err)
+		cm.log.Warn("rtp relay failed: hanging up a call that would have no audio", "error", err)
+		a.hangup(cm.c, "media_failed")
 		return
 	}
 	cm.log.Warn("rtp timeout: hanging up", "leg", te.Leg.String(), "silent", te.Silent.String())

@@ -51,6 +51,8 @@ const (
 )
 
 var (
+	// holdP: the pollers got Ps of their own, so pause may keep its P.
+	holdP       bool
 	pollersOnce sync.Once
 	pollers     []*poller
 	pollersErr  error
@@ -75,10 +77,13 @@ func getPoller(log interface{ Info(string, ...any) }) (*poller, error) {
 				return
 			}
 			pollers = append(pollers, p)
-			go p.run()
 		}
 		if os.Getenv("GOMAXPROCS") == "" {
 			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + len(pollers))
+			holdP = true
+		}
+		for _, p := range pollers {
+			go p.run()
 		}
 		log.Info("rtp poller started", "pollers", len(pollers), "interval", PollInterval.String(),
 			"gomaxprocs", runtime.GOMAXPROCS(0))
@@ -236,8 +241,17 @@ func (p *poller) wait(ms int) (int, error) {
 // poller thus holds a P while media flows, as a media thread would; every
 // 10 ms the runtime preempts it (the signal ends the sleep early), which
 // lets GC and other goroutines in.
+//
+// With GOMAXPROCS set in the environment no P was added, and a poller
+// keeping one of those would starve the rest (all of it with GOMAXPROCS=1):
+// it then sleeps in a blocking syscall, which lets the runtime hand its P
+// over, at the cost of sysmon's wake-ups.
 func pause(d time.Duration) {
 	ts := unix.NsecToTimespec(int64(d))
+	if !holdP {
+		_ = unix.Nanosleep(&ts, nil)
+		return
+	}
 	_, _, _ = unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
