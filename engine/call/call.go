@@ -72,6 +72,7 @@ type Call struct {
 	winner     *leg
 	relayed    bool // a provisional with SDP went to A
 	held       bool // the media layer answered A and holds its media (an IVR led on)
+	earlyLeg   *leg // while held: the callee whose early media the caller hears
 	endOnce    sync.Once
 	outTrunk   string
 	calleeSlot string // limit slot of the answered callee, dropped at the end

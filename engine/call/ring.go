@@ -129,6 +129,12 @@ func (c *Call) ringEvent(ev event) (result, bool) {
 	case evFailed:
 		l.failed, l.code, l.gotResp = true, ev.code, true
 		l.setState("failed")
+		if c.held && c.earlyLeg == l {
+			c.earlyLeg = nil
+			if sink, ok := c.m.cfg.Media.(EarlyMediaSink); ok {
+				sink.EarlyMediaEnded(c) // the caller hears the ring-back again
+			}
+		}
 		if l.active {
 			c.log.Info("b leg failed", "leg", l.spec.name, "code", ev.code, "error", ev.err)
 		}
@@ -160,6 +166,7 @@ func (c *Call) earlyToHeld(l *leg, r *sip.Response) {
 		c.log.Info("callee's early media not played to the answered caller", "leg", l.spec.name, "error", err)
 		return
 	}
+	c.earlyLeg = l
 	c.log.Debug("callee's early media played to the answered caller", "leg", l.spec.name, "code", r.StatusCode)
 }
 

@@ -124,9 +124,12 @@ type AnswerObserver interface {
 // early media (a provisional response with SDP) on a call whose caller the
 // media layer answered itself (an IVR choice ringing): the caller, who
 // cannot get a 183 after its 200, hears the callee's announcement instead
-// of the ring-back. A later callee's early media replaces it.
+// of the ring-back. A later callee's early media replaces it;
+// EarlyMediaEnded says the callee whose early media plays failed (the
+// ring-back comes back while others ring).
 type EarlyMediaSink interface {
 	EarlyMedia(c *Call, calleeSDP []byte) error
+	EarlyMediaEnded(c *Call)
 }
 
 // TrunkState reports whether a trunk is up (OPTIONS keepalive); nil means

@@ -1,10 +1,12 @@
 package mediacall
 
 import (
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"luapbx/engine/apps"
 	"luapbx/engine/call"
 	"luapbx/engine/phone"
 	"luapbx/media/correlate"
@@ -53,4 +55,42 @@ func TestEarlyMediaToAnsweredCaller(t *testing.T) {
 			p.idlePorts()
 		})
 	}
+}
+
+// TestEarlyMediaThenRingback: the first trunk of a gateway announces in
+// early media and fails (503); while the next trunk rings (180, no SDP)
+// the IVR caller hears the ring-back again, not silence.
+func TestEarlyMediaThenRingback(t *testing.T) {
+	p := ivrPBX(t, false)
+	sig := correlate.TestSignal(3*8000, 72)
+	waitBad := p.trunk("bad", phone.MediaOptions{Play: sig}, phone.AnswerOptions{EarlyMedia: true, Delay: 1500 * time.Millisecond, Reject: 503})
+	waitGood := p.trunk("good", phone.MediaOptions{}, phone.AnswerOptions{Delay: 2500 * time.Millisecond, HangupAfter: 500 * time.Millisecond})
+	recA := filepath.Join(t.TempDir(), "a.wav")
+	a := p.phone("201", phone.MediaOptions{DTMF: "5", Record: recA})
+	if s := p.call(a, "800", phone.CallOptions{}); s.FinalCode != 200 || s.State != phone.StateCompleted {
+		t.Fatalf("caller: %d %s (%s)", s.FinalCode, s.State, s.Error)
+	}
+	if bad := waitBad(); bad.FinalCode != 503 {
+		t.Errorf("bad trunk: %+v", bad)
+	}
+	waitGood()
+	p.waitEnd()
+	got, _ := readWAV(t, recA)
+	c, lag := correlate.Best(sig[:8000], got, len(got))
+	if c < 0.9 {
+		t.Fatalf("the caller did not hear the announcement: correlation %.3f", c)
+	}
+	// The announcement lasts ~1.5 s from the 183; the next trunk rings 2.5 s.
+	from := lag + 13000
+	if from+8000 > len(got) {
+		t.Fatalf("nothing heard after the announcement: %d samples recorded, the announcement at %d", len(got), lag)
+	}
+	ref := make([]int16, 4000)
+	for i := range ref {
+		ref[i] = int16(10000 * math.Sin(2*math.Pi*apps.RingbackHz*float64(i)/8000))
+	}
+	if c, _ := correlate.Best(ref, got[from:from+8000], 8000); c < 0.9 {
+		t.Errorf("no ring-back after the announcement: correlation %.3f with 425 Hz", c)
+	}
+	p.idlePorts()
 }

@@ -75,6 +75,28 @@ func (cm *callMedia) playEarly(a *Anchor, body []byte) error {
 	return nil
 }
 
+// EarlyMediaEnded is call.EarlyMediaSink's: the callee whose early media
+// the held caller hears failed; the caller hears the ring-back again while
+// the call layer goes on.
+func (a *Anchor) EarlyMediaEnded(c *call.Call) {
+	cm := a.lookup(c)
+	if cm == nil {
+		return
+	}
+	cm.mu.Lock()
+	e, an, stopped := cm.early, cm.caller, cm.stopped
+	cm.early = nil
+	cm.mu.Unlock()
+	if e == nil {
+		return
+	}
+	e.stop()
+	if an != nil && !stopped && an.live() {
+		an.ringback(func(cause string) { a.wg.Go(func() { a.hangup(c, cause) }) })
+		cm.log.Info("callee's early media ended: ring-back again")
+	}
+}
+
 // run sends the callee's audio to the caller until stop.
 func (e *earlyMedia) run(an *answered) {
 	defer close(e.done)
@@ -107,3 +129,5 @@ func (e *earlyMedia) stop() {
 		}
 	})
 }
+
+var _ call.EarlyMediaSink = (*Anchor)(nil)
