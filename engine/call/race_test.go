@@ -18,10 +18,14 @@ func TestOrderingRaces(t *testing.T) {
 		name   string
 		answer phone.AnswerOptions
 		call   phone.CallOptions
+		wantBy string // who hung up an answered call ("": either)
 	}{
 		{name: "180 then 200 at once", answer: phone.AnswerOptions{Count: n, HangupAfter: 10 * time.Millisecond}},
-		{name: "callee BYE right after 200", answer: phone.AnswerOptions{Count: n, HangupAfter: time.Microsecond}},
-		{name: "caller BYE right after 200", answer: phone.AnswerOptions{Count: n}, call: phone.CallOptions{HangupAfter: time.Microsecond}},
+		{name: "callee BYE right after 200", answer: phone.AnswerOptions{Count: n, HangupAfter: time.Microsecond}, wantBy: ByCallee},
+		// The caller's ACK and BYE leave back to back: the BYE can be
+		// handled first, and the call is still the caller's hang-up.
+		{name: "caller BYE right after 200", answer: phone.AnswerOptions{Count: n}, call: phone.CallOptions{HangupAfter: time.Microsecond},
+			wantBy: ByCaller},
 		{name: "CANCEL crossing 200", answer: phone.AnswerOptions{Count: n, Delay: 30 * time.Millisecond, HangupAfter: 20 * time.Millisecond},
 			call: phone.CallOptions{CancelAfter: 30 * time.Millisecond, HangupAfter: 10 * time.Millisecond}},
 	}
@@ -49,6 +53,9 @@ func TestOrderingRaces(t *testing.T) {
 				}
 				if (s.FinalCode == 200) != (d == DispAnswered) {
 					t.Fatalf("call %d: caller saw %d, pbx says %v", i, s.FinalCode, d)
+				}
+				if by := ev.Data["hangup_by"]; tc.wantBy != "" && by != tc.wantBy {
+					t.Errorf("call %d: hangup by %v (cause %v), want %s", i, by, ev.Data["hangup_cause"], tc.wantBy)
 				}
 			}
 			if reached < n/2 {

@@ -68,6 +68,12 @@ func (c *Call) talkLoop(acked chan error) result {
 				c.log.Info("caller cancelled as the callee answered")
 				c.byeCallee()
 				return result{cancelled: true, code: 487, cause: "cancel", by: ByCaller}
+			case c.callerBye.Load():
+				// The caller's BYE overtook its ACK (sipgo handles them on
+				// separate goroutines): it had the answer and hung up.
+				c.markAnswered()
+				c.byeCallee()
+				return result{answered: true, code: 200, cause: "normal", by: ByCaller}
 			default:
 				c.log.Info("caller did not confirm the answer", "error", err)
 				c.markAnswered()
