@@ -94,3 +94,36 @@ func TestEarlyMediaThenRingback(t *testing.T) {
 	}
 	p.idlePorts()
 }
+
+// TestEarlyMediaCallerSilent: while the callee's early media plays to an
+// IVR-answered caller, the caller's own RTP is still watched: a caller
+// that goes silent is hung up after rtp_timeout, not left ringing until
+// ring_seconds.
+func TestEarlyMediaCallerSilent(t *testing.T) {
+	const timeout = 700 * time.Millisecond
+	p := ivrPBX(t, false, func(o *Options) { o.RTPTimeout = timeout })
+	sig := correlate.TestSignal(3*8000, 73)
+	// 202 announces for 3 s, would answer after 4 s; its ring_seconds is 5.
+	wait := p.callee("202", p.phone("202", phone.MediaOptions{Play: sig}),
+		phone.AnswerOptions{EarlyMedia: true, Delay: 4 * time.Second, HangupAfter: time.Second})
+	// The caller picks 2, sends 1 s of audio, then nothing.
+	a := p.phone("201", phone.MediaOptions{DTMF: "2", Play: correlate.TestSignal(8000, 74)})
+	start := time.Now()
+	s := p.call(a, "800", phone.CallOptions{})
+	el := time.Since(start)
+	if s.FinalCode != 200 || s.State != phone.StateCompleted || s.HangupBy != "remote" {
+		t.Fatalf("caller: %d %s by %s (%s)", s.FinalCode, s.State, s.HangupBy, s.Error)
+	}
+	e := p.waitEnd()
+	if e.Cause != "rtp_timeout" || e.By != call.BySystem {
+		t.Errorf("end: %s by %s cause %s, want rtp_timeout by the system", e.Disposition, e.By, e.Cause)
+	}
+	// DTMF and 1 s of audio, then the timeout: well before 202 answers at 4 s.
+	if el < time.Second+timeout || el > 3500*time.Millisecond {
+		t.Errorf("caller hung up after %v, want about %v", el, time.Second+timeout)
+	}
+	if bs := wait(); bs.State != phone.StateCancelled {
+		t.Errorf("callee: %s (codes %+v), want cancelled while ringing", bs.State, bs.Codes)
+	}
+	p.idlePorts()
+}

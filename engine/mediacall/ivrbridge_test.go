@@ -28,7 +28,7 @@ var ivrMenu = map[string]string{
 	"7": "number:202",
 }
 
-func ivrPBX(t *testing.T, record bool) *pbx {
+func ivrPBX(t *testing.T, record bool, tweaks ...func(*Options)) *pbx {
 	t.Helper()
 	menu := player.NewPrompt("menu", player.Tone([]float64{440}, 300*time.Millisecond))
 	p := newPBX(t, func(o *Options) {
@@ -37,6 +37,9 @@ func ivrPBX(t *testing.T, record bool) *pbx {
 				return apps.IVRConfig{}, false
 			}
 			return apps.IVRConfig{ID: id, Prompt: menu, Options: ivrMenu, Timeout: 5 * time.Second}, true
+		}
+		for _, tw := range tweaks {
+			tw(o)
 		}
 	})
 	p.snap.setExt(call.Extension{Number: "203", Company: "acme", RingSeconds: 1})
