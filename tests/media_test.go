@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"luapbx/engine/cdr"
 	"luapbx/engine/phone"
 	"luapbx/media/correlate"
 	"luapbx/media/wav"
@@ -404,8 +406,9 @@ func TestMediaIVRToVoicemail(t *testing.T) {
 	}
 }
 
-// A PBX killed mid-call leaves a recording that plays: the header is kept
-// valid as the file grows.
+// A PBX killed mid-call leaves a recording that plays (the header is kept
+// valid as the file grows) and, once started again, a call record of the
+// interrupted call (from the journal of calls in progress).
 func TestMediaRecordingSurvivesKill(t *testing.T) {
 	srv, dir := startMediaPlan(t, 36700)
 	audio := t.TempDir()
@@ -426,7 +429,11 @@ func TestMediaRecordingSurvivesKill(t *testing.T) {
 	if rec == "" {
 		t.Fatalf("no recording started\n%s", srv.Logs())
 	}
-	time.Sleep(2500 * time.Millisecond) // over two header updates
+	calls := liveCalls(t, srv)
+	if len(calls) != 1 {
+		t.Fatalf("calls up: %+v", calls)
+	}
+	time.Sleep(2500 * time.Millisecond) // over two header updates and journal writes
 	srv.Signal(t, syscall.SIGKILL)
 	for i := 0; i < 100 && !srv.Exited(); i++ {
 		time.Sleep(20 * time.Millisecond)
@@ -439,5 +446,24 @@ func TestMediaRecordingSurvivesKill(t *testing.T) {
 	}
 	if secs := float64(len(pcm)/2) / 8000; secs < 1 || secs > 4 {
 		t.Errorf("the killed recording plays %.2f s, want the 1-4 s recorded before the kill", secs)
+	}
+
+	// Started again, the PBX records the call the kill cut short.
+	again := harness.Start(t, dir, "pbx.yaml")
+	again.WaitLog(t, "the previous run stopped with calls up", 5*time.Second)
+	got := cdrRecord(t, "http://"+again.HTTP, calls[0].CallID)
+	if got.Disposition != cdr.Answered || got.HangupBy != cdr.System || got.SIPCode != 200 {
+		t.Errorf("interrupted call: %s, hangup by %s, code %d; want answered, by the system, 200",
+			got.Disposition, got.HangupBy, got.SIPCode)
+	}
+	if got.RecordingPath != rec {
+		t.Errorf("interrupted call's recording %q, want %q", got.RecordingPath, rec)
+	}
+	// The last journal write came at most a second before the kill.
+	if talk := got.End.Sub(got.Answer); talk < 1500*time.Millisecond || talk > 4*time.Second {
+		t.Errorf("interrupted call talked %v by its record, want 1.5-4 s", talk)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "var/cdr.db.interrupted.jsonl")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the interrupted calls' file stays after they were stored: %v", err)
 	}
 }

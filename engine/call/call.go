@@ -42,7 +42,8 @@ const (
 
 // Call is one call: the caller's A leg and the B legs rung for it. Its
 // exported fields are set before routing and never change afterwards,
-// except Decision/Explanation (set once routed) which only the owner writes.
+// except Decision/Explanation (set once routed, the target updated as the
+// call goes on) which only the owner writes, holding mu.
 type Call struct {
 	ID         string // the A leg's Call-ID
 	Start      time.Time
@@ -74,10 +75,10 @@ type Call struct {
 	held       bool // the media layer answered A and holds its media (an IVR led on)
 	earlyLeg   *leg // while held: the callee whose early media the caller hears
 	endOnce    sync.Once
-	outTrunk   string
 	calleeSlot string // limit slot of the answered callee, dropped at the end
 
-	mu       sync.Mutex // guards the fields read by List
+	mu       sync.Mutex // guards the fields read by List and InProgress (the owner reads them freely)
+	outTrunk string     // the trunk trying or carrying the call out
 	state    State
 	target   string
 	rule     string
@@ -141,6 +142,22 @@ func (c *Call) setState(s State) {
 		// Once: a caller answered by an IVR rings its choice after.
 		c.answered = c.m.cfg.Now()
 	}
+	c.mu.Unlock()
+}
+
+// setDecision records the routing decision (and its rule for List).
+func (c *Call) setDecision(d routing.Decision, ex any) {
+	c.mu.Lock()
+	c.Decision, c.Explanation = d, ex
+	c.rule = d.Rule
+	c.mu.Unlock()
+}
+
+// setDecisionTarget records where the call went on to (an IVR choice, a
+// fallback): the record names it.
+func (c *Call) setDecisionTarget(t routing.Target) {
+	c.mu.Lock()
+	c.Decision.Target = t
 	c.mu.Unlock()
 }
 

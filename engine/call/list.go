@@ -59,3 +59,39 @@ func (c *Call) info() Info {
 	}
 	return in
 }
+
+// CauseInterrupted is the hangup cause InProgress gives: the call was up
+// when the PBX stopped without ending it (killed, crashed, power lost).
+const CauseInterrupted = "interrupted"
+
+// InProgress returns, for each call in progress, the End it would get if
+// the PBX stopped now without hanging it up: ended now by the system,
+// cause "interrupted", answered (200) if it was, else failed. Each End's
+// Call is a copy that the call's later changes do not touch. A journal of
+// these lets the next start record calls a killed process left.
+func (m *Manager) InProgress(now time.Time) []End {
+	m.mu.Lock()
+	calls := make([]*Call, 0, len(m.byID))
+	for _, c := range m.byID {
+		calls = append(calls, c)
+	}
+	m.mu.Unlock()
+	out := make([]End, 0, len(calls))
+	for _, c := range calls {
+		out = append(out, c.interrupted(now))
+	}
+	return out
+}
+
+func (c *Call) interrupted(now time.Time) End {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp := &Call{ID: c.ID, Start: c.Start, From: c.From, To: c.To, Company: c.Company, CallerType: c.CallerType,
+		Extension: c.Extension, Trunk: c.Trunk, Snapshot: c.Snapshot, Decision: c.Decision, Explanation: c.Explanation}
+	e := End{Call: cp, End: now, Answered: c.answered, Cause: CauseInterrupted, By: BySystem,
+		Disposition: DispFailed, Gateway: c.outTrunk}
+	if !c.answered.IsZero() {
+		e.Code, e.Disposition = 200, DispAnswered
+	}
+	return e
+}

@@ -349,3 +349,47 @@ func TestDownTrunkTriedLast(t *testing.T) {
 	}
 	p.idle()
 }
+
+// TestInProgress: the record a call would get if the PBX died now says
+// failed while it rings and answered once it is, with the decision and
+// the answer time of the call; an ended call is not listed.
+func TestInProgress(t *testing.T) {
+	p := newPBX(t, nil)
+	_, wait := p.callee("202", phone.AnswerOptions{Delay: 700 * time.Millisecond, HangupAfter: 700 * time.Millisecond})
+	done := make(chan phone.Summary, 1)
+	go func() { done <- p.call(p.phone("201"), "202", phone.CallOptions{}) }()
+	poll := func(what string, ok func(End) bool) End {
+		t.Helper()
+		for range 300 {
+			now := time.Now()
+			if got := p.m.InProgress(now); len(got) == 1 && ok(got[0]) {
+				if !got[0].End.Equal(now) {
+					t.Errorf("%s: ends %v, want now (%v)", what, got[0].End, now)
+				}
+				return got[0]
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("%s: never seen: %+v", what, p.m.InProgress(time.Now()))
+		return End{}
+	}
+	ringing := poll("ringing", func(e End) bool { return e.Call.Decision.Target.String() == "user:202" })
+	if ringing.Disposition != DispFailed || ringing.Code != 0 || !ringing.Answered.IsZero() ||
+		ringing.Cause != CauseInterrupted || ringing.By != BySystem || ringing.Call.From != "201" {
+		t.Errorf("ringing call: %+v", ringing)
+	}
+	up := poll("answered", func(e End) bool { return !e.Answered.IsZero() })
+	if up.Disposition != DispAnswered || up.Code != 200 || up.Cause != CauseInterrupted || up.Call.Explanation != "fake" ||
+		up.Call.Start != ringing.Call.Start || up.Call.ID != ringing.Call.ID {
+		t.Errorf("answered call: %+v", up)
+	}
+	if s := <-done; s.FinalCode != 200 {
+		t.Errorf("caller: %+v", s)
+	}
+	p.waitEnd()
+	wait()
+	p.idle()
+	if got := p.m.InProgress(time.Now()); len(got) != 0 {
+		t.Errorf("ended call still in progress: %+v", got)
+	}
+}

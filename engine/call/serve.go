@@ -93,10 +93,7 @@ func (m *Manager) dialogUA(transport string) *sipgo.DialogUA {
 // run is the call's owner: route, ring, talk, end.
 func (c *Call) run() {
 	d, ex := c.Snapshot.Decide(c.ctx, c.rc)
-	c.Decision, c.Explanation = d, ex
-	c.mu.Lock()
-	c.rule = d.Rule
-	c.mu.Unlock()
+	c.setDecision(d, ex)
 	c.log.Info("call routed", "from", c.From, "to", c.To, "target", d.Target.String(), "number", d.Number,
 		"rule", d.Rule, "gen", c.Snapshot.Generation())
 	// call.start goes after the decision so it carries the rule's

@@ -28,7 +28,7 @@ func (c *Call) execute(t routing.Target, number string) result {
 			rc := *c.rc
 			rc.To = t.Arg
 			d, ex := c.Snapshot.Decide(c.ctx, &rc)
-			c.Decision, c.Explanation = d, ex
+			c.setDecision(d, ex)
 			c.log.Info("call re-routed", "number", t.Arg, "target", d.Target.String(), "rule", d.Rule)
 			t, number = d.Target, d.Number
 			continue
@@ -46,7 +46,7 @@ func (c *Call) execute(t routing.Target, number string) result {
 			// The caller chose where to go (an IVR option): it stays
 			// answered while that target rings.
 			c.held = true
-			c.Decision.Target = *nt
+			c.setDecisionTarget(*nt)
 			c.log.Info("media target leads on", "from_target", t.String(), "target", nt.String())
 			c.event("call.routed", map[string]any{"target": nt.String(), "number": number, "rule": c.Decision.Rule,
 				"after": t.String()})
@@ -66,7 +66,7 @@ func (c *Call) execute(t routing.Target, number string) result {
 		c.log.Info("falling back", "from_target", t.String(), "fallback", next, "code", r.code)
 		// The record names where the call went (voicemail:201), as for an
 		// IVR choice; the rule and the explanation still say why it started.
-		c.Decision.Target = nt
+		c.setDecisionTarget(nt)
 		t = nt
 	}
 	return result{code: 482, cause: "loop", by: BySystem, rejected: true}
@@ -236,7 +236,9 @@ func (c *Call) ringGateway(ids []string, number string) result {
 			c.log.Info("trunk full, skipped", "trunk", id, "max_calls", t.MaxCalls)
 			continue
 		}
+		c.mu.Lock()
 		c.outTrunk = id
+		c.mu.Unlock()
 		r := c.ring([]legSpec{trunkSpec(&t, number)}, ringOpts{ringFor: gatewayRingFor, noResponse: c.m.cfg.TrunkTimeout})
 		if r.answered {
 			c.calleeSlot = key

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 )
 
@@ -51,13 +53,9 @@ func appendSpill(path string, recs []Record) error {
 		return err
 	}
 	bw := bufio.NewWriter(f)
-	enc := json.NewEncoder(bw)
-	for i := range recs {
-		line := spillLine{Record: recs[i], Explanation: string(recs[i].Explanation)}
-		if err := enc.Encode(&line); err != nil {
-			f.Close()
-			return err
-		}
+	if err := encodeLines(bw, recs); err != nil {
+		f.Close()
+		return err
 	}
 	if err := bw.Flush(); err != nil {
 		f.Close()
@@ -70,9 +68,28 @@ func appendSpill(path string, recs []Record) error {
 	return f.Close()
 }
 
+// encodeLines writes recs as JSON lines (the spill and journal format).
+func encodeLines(out io.Writer, recs []Record) error {
+	enc := json.NewEncoder(out)
+	for i := range recs {
+		line := spillLine{Record: recs[i], Explanation: string(recs[i].Explanation)}
+		if err := enc.Encode(&line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readSpill reads the spill file; a missing file is no records. Lines that
 // do not parse (a torn last line after a crash) are skipped and logged.
 func (w *Writer) readSpill(path string) ([]Record, error) {
+	return readLines(w.log, path)
+}
+
+// readLines reads a file of JSON-lines records; a missing file is no
+// records, a line that does not parse (torn by a crash) is logged and
+// skipped.
+func readLines(log *slog.Logger, path string) ([]Record, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -87,7 +104,7 @@ func (w *Writer) readSpill(path string) ([]Record, error) {
 	for n := 1; sc.Scan(); n++ {
 		var line spillLine
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			w.log.Error("cdr spill file: bad line skipped", "spill_file", path, "line", n, "err", err)
+			log.Error("cdr: bad line skipped", "file", path, "line", n, "err", err)
 			continue
 		}
 		line.Record.Explanation = []byte(line.Explanation)
@@ -99,30 +116,36 @@ func (w *Writer) readSpill(path string) ([]Record, error) {
 	return recs, sc.Err()
 }
 
-// replaySpill stores the records of a previous run's spill file, then
-// removes it. It returns false when Close ended the attempt; the file then
-// stays for the next start.
-func (w *Writer) replaySpill() bool {
-	path := w.cfg.spillPath
+// replay stores the records of a previous run's spill file, then those
+// of its interrupted calls (WithInterruptedFile), removing each file once
+// stored. The spill goes first: it holds the complete records of calls
+// that ended, which an interrupted call's record (same call id) must not
+// replace. It returns false when Close ended the attempt; the files then
+// stay for the next start.
+func (w *Writer) replay() bool {
+	return w.replayFile(w.cfg.spillPath, "spill file") && w.replayFile(w.cfg.interruptedPath, "interrupted calls")
+}
+
+func (w *Writer) replayFile(path, what string) bool {
 	if path == "" {
 		return true
 	}
 	recs, err := w.readSpill(path)
 	if err != nil {
-		w.log.Error("cdr spill file unreadable; left in place", "spill_file", path, "err", err)
+		w.log.Error("cdr "+what+" unreadable; left in place", "file", path, "err", err)
 		return true
 	}
 	if len(recs) == 0 {
 		return true
 	}
 	w.stats.replayed.Add(uint64(len(recs)))
-	w.log.Info("cdr replaying spill file", "spill_file", path, "rows", len(recs))
+	w.log.Info("cdr replaying "+what, "file", path, "rows", len(recs))
 	if rest := w.flushAll(recs); len(rest) > 0 {
 		w.stats.spilled.Add(uint64(len(rest))) // still in the file
 		return false
 	}
 	if err := os.Remove(path); err != nil {
-		w.log.Error("cdr spill file replayed but not removed", "spill_file", path, "err", err)
+		w.log.Error("cdr "+what+" replayed but not removed", "file", path, "err", err)
 	}
 	return true
 }

@@ -49,13 +49,14 @@ type Writer struct {
 }
 
 type writerConfig struct {
-	queue          int
-	batch          int
-	interval       time.Duration
-	spillPath      string
-	attemptTimeout time.Duration
-	minBackoff     time.Duration
-	maxBackoff     time.Duration
+	queue           int
+	batch           int
+	interval        time.Duration
+	spillPath       string
+	interruptedPath string
+	attemptTimeout  time.Duration
+	minBackoff      time.Duration
+	maxBackoff      time.Duration
 }
 
 // WriterOption configures a Writer.
@@ -86,6 +87,13 @@ func WithFlushInterval(d time.Duration) WriterOption {
 // the store (then removes). Without it such records are logged as lost.
 func WithSpillFile(path string) WriterOption {
 	return func(c *writerConfig) { c.spillPath = path }
+}
+
+// WithInterruptedFile names the file TakeJournal moved a previous run's
+// journal to: NewWriter stores its records (after the spill file's) and
+// removes it.
+func WithInterruptedFile(path string) WriterOption {
+	return func(c *writerConfig) { c.interruptedPath = path }
 }
 
 // WithRetryBackoff sets the wait after the first failed insert and its cap
@@ -199,7 +207,7 @@ func (w *Writer) Close(ctx context.Context) error {
 // run is the writer goroutine.
 func (w *Writer) run() {
 	defer close(w.done)
-	if !w.replaySpill() {
+	if !w.replay() {
 		w.final(nil)
 		return
 	}

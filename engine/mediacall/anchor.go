@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"luapbx/engine/call"
 	"luapbx/media/player"
 	"luapbx/media/portpool"
+	"luapbx/media/recorder"
 	"luapbx/media/rtprelay"
 )
 
@@ -250,4 +252,19 @@ func (a *Anchor) event(typ, callID string, data map[string]any) {
 	if a.opts.Events != nil {
 		a.opts.Events(engine.Event{Type: typ, Time: a.opts.Now(), CallID: callID, Data: data})
 	}
+}
+
+// RecordingFile is where the recording of c is being written, "" when it
+// has none (not recorded, or not started yet). c may be a copy of the
+// call (call.Manager.InProgress): the file is found by the call's start
+// time and id.
+func (a *Anchor) RecordingFile(c *call.Call) string {
+	if !c.Decision.Record || a.opts.RecordingsDir == "" {
+		return ""
+	}
+	path := recorder.Path(a.opts.RecordingsDir, c.Start, c.ID)
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return path
 }

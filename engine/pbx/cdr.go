@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -23,7 +25,7 @@ func Record(e call.End) cdr.Record {
 		Target: c.Decision.Target.String(), Source: cdr.Source(c.Decision.Source.String()),
 		OffHours: c.Decision.Offhours, Start: c.Start, Answer: e.Answered, End: e.End,
 		Duration: e.End.Sub(c.Start), Disposition: cdr.Disposition(e.Disposition), SIPCode: e.Code,
-		HangupBy: cdr.Party(e.By),
+		HangupBy: cdr.Party(e.By), HangupCause: e.Cause,
 	}
 	if c.CallerType == routing.External {
 		rec.DID = c.To
@@ -107,12 +109,41 @@ func cdrFilter(r *http.Request) (cdr.Filter, error) {
 	return f, nil
 }
 
-// openCDR opens the store of the config and its batching writer.
-func openCDR(ctx context.Context, p *PBX, dsn, spill string) (cdr.Store, *cdr.Writer, error) {
+// openCDR opens the store of the config, its batching writer and the
+// journal of calls in progress; the writer's files are named after base
+// (var/cdr.db: var/cdr.db.spill.jsonl, ...). Calls a killed previous run
+// left in its journal are stored as interrupted.
+func openCDR(ctx context.Context, p *PBX, dsn, base string) error {
 	store, err := cdr.Open(ctx, dsn, p.log)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	w := cdr.NewWriter(p.log, store, cdr.WithSpillFile(spill))
-	return store, w, nil
+	if err := os.MkdirAll(filepath.Dir(base), 0o750); err != nil {
+		store.Close()
+		return err
+	}
+	journal, interrupted := base+".journal.jsonl", base+".interrupted.jsonl"
+	switch n, err := cdr.TakeJournal(p.log, journal, interrupted); {
+	case err != nil:
+		p.log.Error("call records: the previous run's journal could not be read: calls it held get no record", "err", err)
+	case n > 0:
+		p.log.Warn("the previous run stopped with calls up: their records are stored as interrupted",
+			"calls", n, "file", interrupted)
+	}
+	p.store = store
+	p.cdrw = cdr.NewWriter(p.log, store, cdr.WithSpillFile(base+".spill.jsonl"), cdr.WithInterruptedFile(interrupted))
+	p.journal = cdr.NewJournal(p.log, journal, 0, p.inProgress)
+	return nil
+}
+
+// inProgress is what the calls up now would leave in the call records if
+// the process died now.
+func (p *PBX) inProgress(now time.Time) []cdr.Record {
+	ends := p.calls.InProgress(now)
+	recs := make([]cdr.Record, len(ends))
+	for i, e := range ends {
+		recs[i] = Record(e)
+		recs[i].RecordingPath = p.media.RecordingFile(e.Call)
+	}
+	return recs
 }

@@ -59,9 +59,10 @@ type PBX struct {
 	trunks *trunk.Manager
 	bans   *ban.Tracker
 
-	media *mediacall.Anchor
-	store cdr.Store // nil without storage.cdr
-	cdrw  *cdr.Writer
+	media   *mediacall.Anchor
+	store   cdr.Store // nil without storage.cdr
+	cdrw    *cdr.Writer
+	journal *cdr.Journal // the records calls in progress would get if the process died
 
 	dir       atomic.Pointer[directory]
 	closeOnce sync.Once
@@ -131,11 +132,12 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	srv.SetRegistrar(p.reg)
 	srv.SetCalls(p.calls)
 	if st := cfg.Storage; st.CDRDSN != "" {
-		spill := filepath.Join("var", "cdr.spill.jsonl")
+		// The writer's files sit next to the SQLite file, else in var/.
+		base := filepath.Join("var", "cdr")
 		if st.CDRDriver == "sqlite" {
-			spill = strings.TrimPrefix(st.CDRDSN, "sqlite:") + ".spill.jsonl"
+			base = strings.TrimPrefix(st.CDRDSN, "sqlite:")
 		}
-		if p.store, p.cdrw, err = openCDR(context.Background(), p, st.CDRDSN, spill); err != nil {
+		if err = openCDR(context.Background(), p, st.CDRDSN, base); err != nil {
 			p.calls.Close()
 			p.media.Close()
 			srv.Close()
@@ -204,6 +206,9 @@ func (p *PBX) Run(ctx context.Context) error {
 	var trunks sync.WaitGroup
 	start(sipCtx, &wg, p.srv.Run)
 	start(ctx, &wg, p.reg.Run)
+	if p.journal != nil {
+		start(ctx, &wg, p.journal.Run)
+	}
 	select {
 	case <-p.srv.Ready():
 		start(ctx, &trunks, p.trunks.Run)
@@ -231,6 +236,13 @@ func (p *PBX) closeCDR() {
 	defer cancel()
 	if err := p.cdrw.Close(ctx); err != nil {
 		p.log.Error("call records: flush at shutdown", "err", err)
+	}
+	// Every call has ended and its record is stored or spilled: the
+	// journal's versions are not needed, unless some were lost.
+	if p.cdrw.Stats().Lost == 0 {
+		if err := p.journal.Clear(); err != nil {
+			p.log.Error("call records: journal", "err", err)
+		}
 	}
 	if err := p.store.Close(); err != nil {
 		p.log.Error("call records: close", "err", err)
