@@ -18,7 +18,7 @@ const usage = `usage: luapbx phone <command> [flags]
 
 commands:
   register            register --user with --server and exit
-  unregister          remove our registration (Expires: 0)
+  unregister          remove our registration (Expires: 0); --all: every contact of --user
   call <number|uri>   call a number through --server, or a sip: URI directly
   answer              register (unless --no-register), then answer --count calls
 
@@ -59,6 +59,7 @@ type cliFlags struct {
 	answerAfter              time.Duration
 	expect, count, reject    int
 	noRegister, noRinging    bool
+	all                      bool
 	earlyMedia               bool
 	verbose                  bool
 	media                    MediaOptions
@@ -87,6 +88,7 @@ func newFlagSet(stderr io.Writer, f *cliFlags) *flag.FlagSet {
 	fs.IntVar(&f.count, "count", 1, "answer: calls to handle")
 	fs.IntVar(&f.reject, "reject", 0, "answer: reject with this status instead of answering")
 	fs.BoolVar(&f.noRegister, "no-register", false, "answer: do not register first")
+	fs.BoolVar(&f.all, "all", false, "unregister: remove every contact of --user (Contact: *), not only ours")
 	fs.BoolVar(&f.noRinging, "no-ringing", false, "answer: do not send 180 Ringing")
 	fs.BoolVar(&f.earlyMedia, "early-media", false, "answer: send 183 with SDP and start --play before the answer (an announcement)")
 	fs.BoolVar(&f.verbose, "v", false, "log SIP activity to stderr")
@@ -205,7 +207,11 @@ var commands = map[string]command{
 		s, err := p.Register(ctx, f.expires)
 		return []Summary{s}, err
 	},
-	"unregister": func(ctx context.Context, p *Phone, _ *cliFlags, _ []string) ([]Summary, error) {
+	"unregister": func(ctx context.Context, p *Phone, f *cliFlags, _ []string) ([]Summary, error) {
+		if f.all {
+			s, err := p.UnregisterAll(ctx)
+			return []Summary{s}, err
+		}
 		s, err := p.Register(ctx, 0)
 		return []Summary{s}, err
 	},

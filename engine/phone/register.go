@@ -24,8 +24,19 @@ type regState struct {
 const maxAuthRounds = 2
 
 // Register binds our contact for expires (0 unregisters) and reports every
-// response seen. The error is non-nil only when no final response came.
+// response seen, and the contacts the registrar then lists for our user.
+// The error is non-nil only when no final response came.
 func (p *Phone) Register(ctx context.Context, expires time.Duration) (Summary, error) {
+	return p.register(ctx, expires, false)
+}
+
+// UnregisterAll removes every contact of our user (Contact: *), ours and
+// those another phone or an earlier run on another port left.
+func (p *Phone) UnregisterAll(ctx context.Context) (Summary, error) {
+	return p.register(ctx, 0, true)
+}
+
+func (p *Phone) register(ctx context.Context, expires time.Duration, all bool) (Summary, error) {
 	action := "register"
 	if expires == 0 {
 		action = "unregister"
@@ -35,6 +46,10 @@ func (p *Phone) Register(ctx context.Context, expires time.Duration) (Summary, e
 		return rec.finish(StateFailed, errNoServer), errNoServer
 	}
 	req := p.registerRequest(expires)
+	if all {
+		req.RemoveHeader("Contact")
+		req.AppendHeader(sip.NewHeader("Contact", "*"))
+	}
 	p.mu.Lock()
 	p.regRec = rec
 	p.mu.Unlock()
@@ -68,6 +83,11 @@ func (p *Phone) Register(ctx context.Context, expires time.Duration) (Summary, e
 			req.CSeq().SeqNo = p.nextRegCSeq()
 			continue
 		}
+		var bound []string
+		for _, c := range res.GetHeaders("Contact") {
+			bound = append(bound, c.Value())
+		}
+		rec.update(func(s *Summary) { s.Contacts = bound })
 		switch {
 		case res.StatusCode != sip.StatusOK:
 			return rec.finish(StateRejected, nil), nil

@@ -158,6 +158,38 @@ func TestRegisterWithRegistrar(t *testing.T) {
 	}
 }
 
+// TestUnregisterAll: a phone on another port cannot remove the contact
+// an earlier phone left, but its summary lists it, and --all removes it.
+func TestUnregisterAll(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv := startPBX(t, "udp")
+	cfg := Config{Server: srv.addr, Listen: "udp:127.0.0.1:0", User: "201", Password: "s3cret", Domain: testRealm}
+	first := newPhone(t, cfg)
+	if s, err := first.Register(ctx, 120*time.Second); err != nil || s.State != StateRegistered ||
+		len(s.Contacts) != 1 || !strings.Contains(s.Contacts[0], first.URI()) {
+		t.Fatalf("register: %+v %v", s, err)
+	}
+	other := newPhone(t, cfg)
+	s, err := other.Register(ctx, 0)
+	if err != nil || s.State != StateUnregistered {
+		t.Fatalf("unregister: %+v %v", s, err)
+	}
+	if len(s.Contacts) != 1 || !strings.Contains(s.Contacts[0], first.URI()) {
+		t.Errorf("unregister from another port: contacts %q, want the first phone's left", s.Contacts)
+	}
+	if bs := srv.reg.Lookup("201"); len(bs) != 1 {
+		t.Fatalf("bindings after the other phone's unregister: %+v", bs)
+	}
+	s, err = other.UnregisterAll(ctx)
+	if err != nil || s.State != StateUnregistered || len(s.Contacts) != 0 {
+		t.Fatalf("unregister --all: %+v %v", s, err)
+	}
+	if bs := srv.reg.Lookup("201"); len(bs) != 0 {
+		t.Fatalf("still bound after unregister --all: %+v", bs)
+	}
+}
+
 func TestRegisterBan(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

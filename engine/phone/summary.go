@@ -33,22 +33,26 @@ type Code struct {
 // Summary is the outcome of one register, call or answered call; the CLI
 // prints it as JSON.
 type Summary struct {
-	Action     string     `json:"action"` // register, unregister, call, answer
-	CallID     string     `json:"call_id,omitempty"`
-	From       string     `json:"from,omitempty"`
-	To         string     `json:"to,omitempty"`
-	Codes      []Code     `json:"codes"`
-	FinalCode  int        `json:"final_code"`
-	State      string     `json:"state"`
-	HangupBy   string     `json:"hangup_by,omitempty"` // local or remote
-	AnswerMS   float64    `json:"answer_ms,omitempty"` // start to answer
-	DurationMS float64    `json:"duration_ms"`         // answer to end (calls)
-	TotalMS    float64    `json:"total_ms"`
-	Codec      string     `json:"codec,omitempty"`
-	Media      MediaStats `json:"media,omitzero"`
-	Expect     int        `json:"expect,omitempty"`
-	ExpectOK   bool       `json:"expect_ok"`
-	Error      string     `json:"error,omitempty"`
+	Action     string  `json:"action"` // register, unregister, call, answer
+	CallID     string  `json:"call_id,omitempty"`
+	From       string  `json:"from,omitempty"`
+	To         string  `json:"to,omitempty"`
+	Codes      []Code  `json:"codes"`
+	FinalCode  int     `json:"final_code"`
+	State      string  `json:"state"`
+	HangupBy   string  `json:"hangup_by,omitempty"` // local or remote
+	AnswerMS   float64 `json:"answer_ms,omitempty"` // start to answer
+	DurationMS float64 `json:"duration_ms"`         // answer to end (calls)
+	TotalMS    float64 `json:"total_ms"`
+	Codec      string  `json:"codec,omitempty"`
+	// Contacts are the bindings the registrar listed in its 200 to a
+	// register or unregister: after `unregister`, contacts left by another
+	// phone or an earlier run on another port (`unregister --all` ends them).
+	Contacts []string   `json:"contacts,omitempty"`
+	Media    MediaStats `json:"media,omitzero"`
+	Expect   int        `json:"expect,omitempty"`
+	ExpectOK bool       `json:"expect_ok"`
+	Error    string     `json:"error,omitempty"`
 }
 
 // recorder collects a Summary from several goroutines.
