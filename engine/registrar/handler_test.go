@@ -3,6 +3,7 @@ package registrar
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -328,6 +329,35 @@ func TestSweepEmitsExpire(t *testing.T) {
 	all := f.reg.All()
 	if len(all) != 1 || all[0].AOR != "202" || all[0].ExpiresIn(f.clk.now()) != 30 {
 		t.Fatalf("all %+v", all)
+	}
+}
+
+// TestSweepRemovesGoneExtensions: an extension a reload took out of the
+// plan loses its bindings (a removed event) at the next sweep; the others
+// stay.
+func TestSweepRemovesGoneExtensions(t *testing.T) {
+	f := newFixture(t)
+	f.do(t, reg{user: "201", password: "s3cret", contacts: []string{"<sip:201@10.0.0.5>"}})
+	f.do(t, reg{user: "202", password: "pw202", contacts: []string{"<sip:202@10.0.0.6>", "<sip:202@10.0.0.7>"}})
+	f.takeEvents()
+	f.reg.users = UsersFunc(func(d, user string) (sipauth.Credential, bool) {
+		if user == "202" {
+			return sipauth.Credential{}, false
+		}
+		return testUsers(d, user)
+	})
+	f.reg.Sweep()
+	got := f.takeEvents()
+	slices.Sort(got)
+	if want := []string{"removed sip:202@10.0.0.6", "removed sip:202@10.0.0.7"}; !slices.Equal(got, want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+	if all := f.reg.All(); len(all) != 1 || all[0].AOR != "201" {
+		t.Fatalf("all %+v", all)
+	}
+	f.reg.Sweep()
+	if got := f.takeEvents(); len(got) != 0 {
+		t.Fatalf("second sweep: %q", got)
 	}
 }
 

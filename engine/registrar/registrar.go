@@ -109,12 +109,19 @@ func (r *Registrar) Lookup(aor string) []Binding { return r.st.lookup(aor, r.now
 // All returns every live binding, sorted by AOR then contact.
 func (r *Registrar) All() []Binding { return r.st.all(r.now()) }
 
-// Sweep removes expired bindings now and reports them.
+// Sweep removes expired bindings now, and those of extensions the users
+// no longer know (a reload took them out of the plan), and reports them.
 func (r *Registrar) Sweep() {
-	r.emit(r.st.sweep(r.now()))
+	now := r.now()
+	r.emit(r.st.sweep(now))
+	for _, a := range r.st.aors() {
+		if _, ok := r.users.Credential(a.domain, a.aor); !ok {
+			r.emit(r.st.remove(a.aor, now, EventRemoved))
+		}
+	}
 }
 
-// Run sweeps expired bindings every second until ctx ends.
+// Run sweeps bindings every second until ctx ends.
 func (r *Registrar) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()

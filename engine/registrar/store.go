@@ -18,6 +18,9 @@ const (
 	EventRefresh    EventType = "refresh"
 	EventUnregister EventType = "unregister"
 	EventExpire     EventType = "expire"
+	// EventRemoved: the extension left the plan (a reload), its bindings
+	// with it.
+	EventRemoved EventType = "removed"
 )
 
 // Event reports one binding change.
@@ -102,14 +105,7 @@ func (s *store) apply(m meta, changes []change) ([]Event, []Binding, error) {
 
 // removeAll drops every binding of aor (Contact: *).
 func (s *store) removeAll(aor string, now time.Time) []Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var events []Event
-	for _, b := range live(s.byAOR[aor], now) {
-		events = append(events, Event{EventUnregister, b.clone()})
-	}
-	delete(s.byAOR, aor)
-	return events
+	return s.remove(aor, now, EventUnregister)
 }
 
 func (s *store) set(aor string, bs []*Binding) {
@@ -140,6 +136,34 @@ func (s *store) all(now time.Time) []Binding {
 		return out[i].ContactURI < out[j].ContactURI
 	})
 	return out
+}
+
+// aorDomain is an AOR with the domain it registered under.
+type aorDomain struct{ aor, domain string }
+
+// aors lists the AORs with bindings.
+func (s *store) aors() []aorDomain {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]aorDomain, 0, len(s.byAOR))
+	for aor, bs := range s.byAOR {
+		if len(bs) > 0 {
+			out = append(out, aorDomain{aor, bs[0].Domain})
+		}
+	}
+	return out
+}
+
+// remove drops every binding of aor, reporting each live one as typ.
+func (s *store) remove(aor string, now time.Time, typ EventType) []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var events []Event
+	for _, b := range live(s.byAOR[aor], now) {
+		events = append(events, Event{typ, b.clone()})
+	}
+	delete(s.byAOR, aor)
+	return events
 }
 
 // sweep removes expired bindings and returns their expire events.
