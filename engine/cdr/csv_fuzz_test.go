@@ -3,6 +3,7 @@ package cdr
 import (
 	"bytes"
 	"encoding/csv"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,7 +30,11 @@ func FuzzCSVRoundTrip(f *testing.F) {
 		if len(rows) != 3 {
 			t.Fatalf("%d rows, want 3", len(rows))
 		}
-		for col, want := range map[int]string{3: from, 21: path, 22: explanation} {
+		if len(rows[1]) != len(CSVHeader) {
+			t.Fatalf("%d columns, want %d", len(rows[1]), len(CSVHeader))
+		}
+		for name, want := range map[string]string{"from": from, "recording_path": path, "explanation": explanation} {
+			col := slices.Index(CSVHeader, name)
 			got := rows[1][col]
 			if got != csvReadBack(want) && got != csvReadBack("'"+want) {
 				t.Fatalf("column %s = %q, want %q", CSVHeader[col], got, want)

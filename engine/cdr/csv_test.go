@@ -42,6 +42,9 @@ func TestWriteCSVParsesBack(t *testing.T) {
 			t.Fatalf("got %d rows, header %v", len(rows), rows[0])
 		}
 		col := func(name string) int { return slices.Index(CSVHeader, name) }
+		if by, cause := col("hangup_by"), col("hangup_cause"); by < 0 || cause != by+1 {
+			t.Fatalf("hangup_cause is column %d, want %d (right after hangup_by)", cause, by+1)
+		}
 		for i, r := range recs {
 			row := rows[i+1]
 			checkCSVRow(t, row, r, col)
@@ -62,6 +65,7 @@ func checkCSVRow(t *testing.T, row []string, r Record, col func(string) int) {
 		"disposition":      string(r.Disposition),
 		"sip_code":         strconv.Itoa(r.SIPCode),
 		"hangup_by":        string(r.HangupBy),
+		"hangup_cause":     r.HangupCause,
 		"recording_path":   r.RecordingPath,
 		"explanation":      string(r.Explanation),
 		"generation":       strconv.FormatInt(r.Generation, 10),

@@ -32,7 +32,7 @@ func Example() {
 		Target: "gateway:p1", Source: cdr.SourceBuiltin, Generation: 3,
 		Start: start, Answer: start.Add(4 * time.Second), End: start.Add(64 * time.Second),
 		Duration: 64 * time.Second, BillableSeconds: 60,
-		Disposition: cdr.Answered, SIPCode: 200, HangupBy: cdr.Caller,
+		Disposition: cdr.Answered, SIPCode: 200, HangupBy: cdr.Caller, HangupCause: "normal",
 		Explanation: []byte(`{"rule":"short-4444","maps":["4444 -> 3471234567"]}`),
 	})
 
@@ -44,8 +44,9 @@ func Example() {
 
 	recs, _ := store.List(ctx, cdr.Filter{Disposition: cdr.Answered, Since: start})
 	for _, r := range recs {
-		fmt.Println(r.CallID, r.FinalNumber, r.Disposition, r.BillableSeconds, string(r.Explanation))
+		fmt.Println(r.CallID, r.FinalNumber, r.Disposition, r.HangupBy, r.HangupCause, r.BillableSeconds,
+			string(r.Explanation))
 	}
 	// Output:
-	// a84b4c76e66710@127.0.0.1 3471234567 answered 60 {"rule":"short-4444","maps":["4444 -> 3471234567"]}
+	// a84b4c76e66710@127.0.0.1 3471234567 answered caller normal 60 {"rule":"short-4444","maps":["4444 -> 3471234567"]}
 }

@@ -79,6 +79,18 @@ func postgresDSN(t testing.TB) string {
 // dropped at cleanup, so every test starts empty and runs the migrations.
 func openTestPostgres(t testing.TB) Store {
 	t.Helper()
+	s, err := Open(context.Background(), newTestPostgresSchema(t), testLogger(t))
+	if err != nil {
+		t.Fatalf("open postgres store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// newTestPostgresSchema creates an empty schema on the test server, dropped
+// at cleanup, and returns a DSN whose search_path is that schema.
+func newTestPostgresSchema(t testing.TB) string {
+	t.Helper()
 	dsn := postgresDSN(t)
 	ctx := context.Background()
 	admin, err := sql.Open("pgx", dsn)
@@ -93,12 +105,7 @@ func openTestPostgres(t testing.TB) Store {
 		t.Fatalf("create schema: %v", err)
 	}
 	t.Cleanup(func() { admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE") })
-	s, err := Open(ctx, withSearchPath(t, dsn, schema), testLogger(t))
-	if err != nil {
-		t.Fatalf("open postgres store: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return withSearchPath(t, dsn, schema)
 }
 
 func withSearchPath(t testing.TB, dsn, schema string) string {
@@ -138,6 +145,8 @@ func sampleRecord(i int) Record {
 		Disposition: disp,
 		SIPCode:     map[Disposition]int{Answered: 200, NoAnswer: 487, Busy: 486, Failed: 503, Rejected: 403}[disp],
 		HangupBy:    []Party{Caller, Callee, System}[i%3],
+		HangupCause: map[Disposition]string{Answered: []string{"normal", "rtp_timeout"}[i/5%2],
+			NoAnswer: "cancel", Busy: "busy", Failed: "media_failed", Rejected: "rejected"}[disp],
 		Explanation: []byte(fmt.Sprintf(`{"rule":"mobiles","generation":%d,"candidates":[{"rule":"mobiles","score":[1,0,0]}]}`, 7+i)),
 	}
 	if disp == Answered {

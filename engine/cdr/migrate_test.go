@@ -2,8 +2,13 @@ package cdr
 
 import (
 	"context"
+	"database/sql"
 	"io/fs"
+	"maps"
 	"path"
+	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -69,4 +74,142 @@ func TestMigrationUpgrade(t *testing.T) {
 			t.Fatalf("insert after failed migration: %v", err)
 		}
 	})
+}
+
+// migrationsUpTo is the embedded migrations of d up to version maxV: the
+// schema an older binary created.
+func migrationsUpTo(t *testing.T, d *dialect, maxV int) fs.FS {
+	t.Helper()
+	m := fstest.MapFS{}
+	entries, err := fs.ReadDir(migrationFS, d.migrationsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		mig, err := parseMigrationName(e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mig.version > maxV {
+			continue
+		}
+		body, err := fs.ReadFile(migrationFS, path.Join(d.migrationsDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[path.Join(d.migrationsDir, e.Name())] = &fstest.MapFile{Data: body}
+	}
+	return m
+}
+
+// newEmptyDatabase returns the DSN of a database without any table, and a
+// raw connection to it with its dialect.
+func newEmptyDatabase(t *testing.T, backend string) (string, *sql.DB, *dialect) {
+	t.Helper()
+	var dsn string
+	var db *sql.DB
+	var d *dialect
+	var err error
+	switch backend {
+	case "sqlite":
+		p := filepath.Join(t.TempDir(), "cdr.db")
+		dsn, d = "sqlite:"+p, sqliteDialect
+		db, err = sql.Open("sqlite", p+"?"+sqliteParams)
+	case "postgres":
+		dsn, d = newTestPostgresSchema(t), postgresDialect
+		db, err = sql.Open("pgx", dsn)
+	default:
+		t.Fatalf("unknown backend %q", backend)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return dsn, db, d
+}
+
+// insertAsV1 stores r the way a binary from before migration 0002 did: the
+// same INSERT without the hangup_cause column.
+func insertAsV1(t *testing.T, db *sql.DB, d *dialect, r Record) {
+	t.Helper()
+	cols := strings.Split(columns, ", ")
+	i := slices.Index(cols, "hangup_cause")
+	if i < 0 || len(cols) != numColumns {
+		t.Fatalf("columns %q: hangup_cause at %d, %d columns, want %d", columns, i, len(cols), numColumns)
+	}
+	args := (&sqlStore{d: d}).appendArgs(nil, &r)
+	args = slices.Delete(args, i, i+1)
+	cols = slices.Delete(cols, i, i+1)
+	q := "INSERT INTO cdr (" + strings.Join(cols, ", ") + ") VALUES (?" +
+		strings.Repeat(", ?", len(cols)-1) + ")"
+	if _, err := db.ExecContext(context.Background(), d.rebind(q), args...); err != nil {
+		t.Fatalf("insert as schema v1: %v", err)
+	}
+}
+
+// TestMigration0002HangupCause opens, with this binary, a database that a
+// binary from before the hangup_cause column created and filled: Open adds
+// the column, the old rows read back with an empty cause, new rows keep
+// theirs, and an old node still writing (rolling upgrade) keeps working.
+func TestMigration0002HangupCause(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn, db, d := newEmptyDatabase(t, b.name)
+			if err := migrate(ctx, db, d, migrationsUpTo(t, d, 1), testLogger(t)); err != nil {
+				t.Fatalf("create schema v1: %v", err)
+			}
+			old := sampleRecord(0) // answered, cause "normal": the old INSERT drops it
+			if old.HangupCause == "" {
+				t.Fatal("sample record has no cause: the test would prove nothing")
+			}
+			insertAsV1(t, db, d, old)
+			old.HangupCause = ""
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			st, err := Open(ctx, dsn, testLogger(t))
+			if err != nil {
+				t.Fatalf("open a v1 database: %v", err)
+			}
+			t.Cleanup(func() { st.Close() })
+			s := st.(*sqlStore)
+			var applied int
+			if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = 2").Scan(&applied); err != nil || applied != 1 {
+				t.Fatalf("migration 0002 recorded %d times (%v), want 1", applied, err)
+			}
+
+			fresh := sampleRecord(3) // failed, cause "media_failed"
+			fresh.HangupCause = "rtp_timeout"
+			if n, err := s.Insert(ctx, []Record{fresh}); err != nil || n != 1 {
+				t.Fatalf("Insert after migration = %d, %v; want 1", n, err)
+			}
+			lateOld := sampleRecord(6) // an old node writing after the upgrade
+			insertAsV1(t, s.db, d, lateOld)
+			lateOld.HangupCause = ""
+
+			for _, want := range []Record{old, fresh, lateOld} {
+				got, err := s.Get(ctx, want.CallID)
+				if err != nil {
+					t.Fatalf("Get(%q): %v", want.CallID, err)
+				}
+				if !reflect.DeepEqual(got, normalized(want)) {
+					t.Fatalf("Get(%q)\n got %+v\nwant %+v", want.CallID, got, normalized(want))
+				}
+			}
+			recs, err := s.List(ctx, Filter{})
+			if err != nil || len(recs) != 3 {
+				t.Fatalf("List = %d records, %v; want 3", len(recs), err)
+			}
+			causes := map[string]string{}
+			for _, r := range recs {
+				causes[r.CallID] = r.HangupCause
+			}
+			want := map[string]string{old.CallID: "", fresh.CallID: "rtp_timeout", lateOld.CallID: ""}
+			if !maps.Equal(causes, want) {
+				t.Fatalf("List causes = %v, want %v", causes, want)
+			}
+		})
+	}
 }

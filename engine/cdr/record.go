@@ -58,7 +58,10 @@ const (
 // Record is one call detail record. Times are stored with microsecond
 // precision and read back in UTC; Duration is stored in milliseconds.
 // The zero time means "did not happen" (e.g. Answer of an unanswered call)
-// and is stored as NULL.
+// and is stored as NULL. HangupCause is the call layer's cause verbatim
+// (normal, busy, no_answer, cancel, rejected, failed, no_ack, shutdown,
+// rtp_timeout, media_failed, ...); records stored before migration 0002
+// read back with an empty cause.
 type Record struct {
 	CallID      string `json:"call_id"`      // SIP Call-ID of the caller's leg; the primary key
 	Company     string `json:"company"`      // the caller extension's company, or the trunk's
@@ -85,6 +88,7 @@ type Record struct {
 	Disposition   Disposition `json:"disposition"`
 	SIPCode       int         `json:"sip_code"` // final SIP status towards the caller
 	HangupBy      Party       `json:"hangup_by"`
+	HangupCause   string      `json:"hangup_cause"` // why it ended: normal, cancel, rtp_timeout, ... ("" in old rows)
 	RecordingPath string      `json:"recording_path,omitempty"`
 
 	// Explanation is the routing decision explanation as JSON text. It is

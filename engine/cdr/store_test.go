@@ -278,3 +278,28 @@ func TestRebind(t *testing.T) {
 		t.Errorf("postgres rebind = %q, want %q", got, want)
 	}
 }
+
+// TestColumnLists checks that the INSERT/SELECT column list, its count, the
+// values appendArgs gives and the CSV header agree, and that a full chunk
+// stays under SQLite's 32,766 host parameters.
+func TestColumnLists(t *testing.T) {
+	cols := strings.Split(columns, ", ")
+	if len(cols) != numColumns {
+		t.Fatalf("columns lists %d names, numColumns = %d", len(cols), numColumns)
+	}
+	for _, d := range []*dialect{sqliteDialect, postgresDialect} {
+		r := sampleRecord(0)
+		if n := len((&sqlStore{d: d}).appendArgs(nil, &r)); n != numColumns {
+			t.Errorf("%s: appendArgs gives %d values for %d columns", d.name, n, numColumns)
+		}
+	}
+	if len(CSVHeader) != numColumns {
+		t.Errorf("CSV has %d columns, the table %d", len(CSVHeader), numColumns)
+	}
+	if by := slices.Index(cols, "hangup_by"); cols[by+1] != "hangup_cause" {
+		t.Errorf("column after hangup_by is %q, want hangup_cause", cols[by+1])
+	}
+	if p := insertChunk * numColumns; p > 32766 {
+		t.Errorf("a full INSERT has %d parameters, over SQLite's 32,766", p)
+	}
+}
