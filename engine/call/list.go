@@ -92,6 +92,20 @@ func (c *Call) interrupted(now time.Time) End {
 		Disposition: DispFailed, Gateway: c.outTrunk}
 	if !c.answered.IsZero() {
 		e.Code, e.Disposition = 200, DispAnswered
+		e.AnsweredBy = answeredLeg(c.legs)
 	}
 	return e
+}
+
+// answeredLeg names the leg that answered, if any (a caller an IVR
+// answered may still be ringing its choice); c.mu is held. Only the
+// winner is ever "answered", and "ended" once the PBX hung it up (the
+// call then ends while the caller's BYE goes out): it still answered.
+func answeredLeg(legs []*leg) string {
+	for _, l := range legs {
+		if s := l.getState(); s == "answered" || s == "ended" {
+			return l.spec.name
+		}
+	}
+	return ""
 }

@@ -63,6 +63,11 @@ type End struct {
 	By          string    // caller, callee or system
 	Disposition string    // answered, no_answer, busy, failed, rejected
 	Gateway     string    // trunk that carried an outgoing call, if any
+	// AnsweredBy names the callee that answered (its B leg's name: the
+	// extension number for a user or group member, the trunk id for a
+	// gateway). Empty unless the call was answered by a callee: a media
+	// target (voicemail, an IVR with no bridge) the PBX answered has none.
+	AnsweredBy string
 }
 
 // Manager runs the calls. It implements sipserver.Calls.

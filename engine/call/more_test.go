@@ -380,6 +380,7 @@ func TestInProgress(t *testing.T) {
 	}
 	up := poll("answered", func(e End) bool { return !e.Answered.IsZero() })
 	if up.Disposition != DispAnswered || up.Code != 200 || up.Cause != CauseInterrupted || up.Call.Explanation != "fake" ||
+		up.AnsweredBy != "202" || ringing.AnsweredBy != "" ||
 		up.Call.Start != ringing.Call.Start || up.Call.ID != ringing.Call.ID {
 		t.Errorf("answered call: %+v", up)
 	}

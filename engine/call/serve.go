@@ -185,6 +185,7 @@ func (c *Call) endWith(res result) {
 		answered := c.answered
 		e := c.end
 		c.mu.Unlock()
+		by := c.answeredBy(e.disposition)
 		c.log.Info("call ended", "disposition", e.disposition, "sip_code", e.code, "hangup_by", e.by,
 			"hangup_cause", e.cause, "duration", now.Sub(c.Start).Round(time.Millisecond))
 		if c.eventsOn() {
@@ -199,15 +200,29 @@ func (c *Call) endWith(res result) {
 			if c.outTrunk != "" {
 				data["gateway"] = c.outTrunk
 			}
+			if by != "" {
+				data["answered_by"] = by
+			}
 			c.event("call.end", data)
 		}
 		if c.m.cfg.OnEnd != nil {
 			c.m.cfg.OnEnd(End{
 				Call: c, End: now, Answered: answered, Code: e.code, Cause: e.cause, By: e.by,
-				Disposition: e.disposition, Gateway: c.outTrunk,
+				Disposition: e.disposition, Gateway: c.outTrunk, AnsweredBy: by,
 			})
 		}
 	})
+}
+
+// answeredBy names the callee that answered an answered call (the owner
+// reads c.winner): "" when the PBX answered a media target itself, or
+// when the call's disposition is not answered (a CANCEL that crossed the
+// callee's 200).
+func (c *Call) answeredBy(disposition string) string {
+	if disposition != DispAnswered || c.winner == nil {
+		return ""
+	}
+	return c.winner.spec.name
 }
 
 // eventsOn says whether this call's events go anywhere; callers skip

@@ -14,7 +14,7 @@ var CSVHeader = []string{
 	"call_id", "company", "caller_type", "from", "dialled", "final_number", "did",
 	"trunk", "rule", "target", "source", "offhours", "generation",
 	"start", "answer", "end", "duration_seconds", "billable_seconds",
-	"disposition", "sip_code", "hangup_by", "hangup_cause", "recording_path", "explanation",
+	"disposition", "sip_code", "hangup_by", "hangup_cause", "answered_by", "recording_path", "explanation",
 }
 
 // WriteCSV writes recs as CSV with a header row. Times are RFC 3339 in UTC
@@ -58,8 +58,9 @@ func csvRow(row []string, r *Record) {
 	row[19] = strconv.Itoa(r.SIPCode)
 	row[20] = csvSafe(string(r.HangupBy))
 	row[21] = csvSafe(r.HangupCause)
-	row[22] = csvSafe(r.RecordingPath)
-	row[23] = csvSafe(string(r.Explanation))
+	row[22] = csvSafe(r.AnsweredBy)
+	row[23] = csvSafe(r.RecordingPath)
+	row[24] = csvSafe(string(r.Explanation))
 }
 
 func csvTime(t time.Time) string {

@@ -23,6 +23,7 @@ func TestWriteCSVParsesBack(t *testing.T) {
 		in[1].From = "=HYPERLINK(\"http://evil\")"       // formula injection from a caller
 		in[2].RecordingPath = "dir/with,comma \"q\".wav" // quoting
 		in[3].Explanation = []byte("{\"a\":\"line1\\nline2\"}\n")
+		in[5].AnsweredBy = "=cmd|' /C calc'!A0" // a trunk id is config, but defused all the same
 		if _, err := s.Insert(ctx, in); err != nil {
 			t.Fatal(err)
 		}
@@ -45,6 +46,9 @@ func TestWriteCSVParsesBack(t *testing.T) {
 		if by, cause := col("hangup_by"), col("hangup_cause"); by < 0 || cause != by+1 {
 			t.Fatalf("hangup_cause is column %d, want %d (right after hangup_by)", cause, by+1)
 		}
+		if cause, ans := col("hangup_cause"), col("answered_by"); ans != cause+1 {
+			t.Fatalf("answered_by is column %d, want %d (right after hangup_cause)", ans, cause+1)
+		}
 		for i, r := range recs {
 			row := rows[i+1]
 			checkCSVRow(t, row, r, col)
@@ -58,6 +62,10 @@ func checkCSVRow(t *testing.T, row []string, r Record, col func(string) int) {
 	if wantFrom != "" && wantFrom[0] == '=' {
 		wantFrom = "'" + wantFrom
 	}
+	wantAnsweredBy := r.AnsweredBy
+	if wantAnsweredBy != "" && wantAnsweredBy[0] == '=' {
+		wantAnsweredBy = "'" + wantAnsweredBy
+	}
 	checks := map[string]string{
 		"call_id":          r.CallID,
 		"from":             wantFrom,
@@ -66,6 +74,7 @@ func checkCSVRow(t *testing.T, row []string, r Record, col func(string) int) {
 		"sip_code":         strconv.Itoa(r.SIPCode),
 		"hangup_by":        string(r.HangupBy),
 		"hangup_cause":     r.HangupCause,
+		"answered_by":      wantAnsweredBy,
 		"recording_path":   r.RecordingPath,
 		"explanation":      string(r.Explanation),
 		"generation":       strconv.FormatInt(r.Generation, 10),

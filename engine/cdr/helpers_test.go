@@ -153,6 +153,7 @@ func sampleRecord(i int) Record {
 		r.Answer = start.Add(5 * time.Second)
 		r.BillableSeconds = 25
 		r.RecordingPath = fmt.Sprintf("var/recordings/%s.wav", r.CallID)
+		r.AnsweredBy = r.Trunk // the gateway's trunk answered
 	}
 	if i%4 == 3 {
 		r.OffHours = "night"

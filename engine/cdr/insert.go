@@ -15,11 +15,11 @@ import (
 const columns = "call_id, company, caller_type, from_number, dialled, final_number, did, " +
 	"trunk, rule, target, source, offhours, generation, start_time, answer_time, end_time, " +
 	"duration_ms, billable_seconds, disposition, sip_code, hangup_by, hangup_cause, " +
-	"recording_path, explanation"
+	"answered_by, recording_path, explanation"
 
-const numColumns = 24
+const numColumns = 25
 
-// insertChunk is the number of rows per INSERT statement: 200 x 24 = 4,800
+// insertChunk is the number of rows per INSERT statement: 200 x 25 = 5,000
 // parameters, well under SQLite's 32,766 (SQLITE_MAX_VARIABLE_NUMBER since
 // 3.32) and PostgreSQL's 65,535.
 const insertChunk = 200
@@ -61,7 +61,7 @@ func (s *sqlStore) Insert(ctx context.Context, recs []Record) (int, error) {
 }
 
 // execInsert runs the INSERT of n rows, through the prepared statement for
-// full chunks (parsing a 4,800-parameter statement costs ~15% of an insert).
+// full chunks (parsing a 5,000-parameter statement costs ~15% of an insert).
 func (s *sqlStore) execInsert(ctx context.Context, tx *sql.Tx, n int, args []any) (sql.Result, error) {
 	if n == insertChunk && s.fullStmt != nil {
 		return tx.StmtContext(ctx, s.fullStmt).ExecContext(ctx, args...)
@@ -115,8 +115,8 @@ func (s *sqlStore) appendArgs(args []any, r *Record) []any {
 		clean(string(r.Source)), clean(r.OffHours), r.Generation,
 		d.timeArg(start), d.timeArg(r.Answer), d.timeArg(r.End),
 		r.Duration.Milliseconds(), r.BillableSeconds, clean(string(r.Disposition)),
-		code, clean(string(r.HangupBy)), clean(r.HangupCause), clean(r.RecordingPath),
-		clean(string(r.Explanation)),
+		code, clean(string(r.HangupBy)), clean(r.HangupCause), clean(r.AnsweredBy),
+		clean(r.RecordingPath), clean(string(r.Explanation)),
 	)
 }
 

@@ -128,18 +128,27 @@ func newEmptyDatabase(t *testing.T, backend string) (string, *sql.DB, *dialect) 
 	return dsn, db, d
 }
 
+// v2Columns are the columns migration 0002 added: a binary from before it
+// does not know them.
+var v2Columns = []string{"hangup_cause", "answered_by"}
+
 // insertAsV1 stores r the way a binary from before migration 0002 did: the
-// same INSERT without the hangup_cause column.
+// same INSERT without the hangup_cause and answered_by columns.
 func insertAsV1(t *testing.T, db *sql.DB, d *dialect, r Record) {
 	t.Helper()
 	cols := strings.Split(columns, ", ")
-	i := slices.Index(cols, "hangup_cause")
-	if i < 0 || len(cols) != numColumns {
-		t.Fatalf("columns %q: hangup_cause at %d, %d columns, want %d", columns, i, len(cols), numColumns)
-	}
 	args := (&sqlStore{d: d}).appendArgs(nil, &r)
-	args = slices.Delete(args, i, i+1)
-	cols = slices.Delete(cols, i, i+1)
+	if len(cols) != numColumns || len(args) != numColumns {
+		t.Fatalf("columns %q: %d columns, %d values, want %d", columns, len(cols), len(args), numColumns)
+	}
+	for _, name := range v2Columns {
+		i := slices.Index(cols, name)
+		if i < 0 {
+			t.Fatalf("columns %q: no %s", columns, name)
+		}
+		args = slices.Delete(args, i, i+1)
+		cols = slices.Delete(cols, i, i+1)
+	}
 	q := "INSERT INTO cdr (" + strings.Join(cols, ", ") + ") VALUES (?" +
 		strings.Repeat(", ?", len(cols)-1) + ")"
 	if _, err := db.ExecContext(context.Background(), d.rebind(q), args...); err != nil {
@@ -147,11 +156,12 @@ func insertAsV1(t *testing.T, db *sql.DB, d *dialect, r Record) {
 	}
 }
 
-// TestMigration0002HangupCause opens, with this binary, a database that a
-// binary from before the hangup_cause column created and filled: Open adds
-// the column, the old rows read back with an empty cause, new rows keep
-// theirs, and an old node still writing (rolling upgrade) keeps working.
-func TestMigration0002HangupCause(t *testing.T) {
+// TestMigration0002HangupCauseAnsweredBy opens, with this binary, a
+// database that a binary from before the hangup_cause and answered_by
+// columns created and filled: Open adds both columns, the old rows read
+// back with an empty cause and nobody answering, new rows keep theirs, and
+// an old node still writing (rolling upgrade) keeps working.
+func TestMigration0002HangupCauseAnsweredBy(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -159,12 +169,12 @@ func TestMigration0002HangupCause(t *testing.T) {
 			if err := migrate(ctx, db, d, migrationsUpTo(t, d, 1), testLogger(t)); err != nil {
 				t.Fatalf("create schema v1: %v", err)
 			}
-			old := sampleRecord(0) // answered, cause "normal": the old INSERT drops it
-			if old.HangupCause == "" {
-				t.Fatal("sample record has no cause: the test would prove nothing")
+			old := sampleRecord(0) // answered, cause "normal", by p1: the old INSERT drops both
+			if old.HangupCause == "" || old.AnsweredBy == "" {
+				t.Fatal("sample record has no cause or no answerer: the test would prove nothing")
 			}
 			insertAsV1(t, db, d, old)
-			old.HangupCause = ""
+			old.HangupCause, old.AnsweredBy = "", ""
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -180,14 +190,14 @@ func TestMigration0002HangupCause(t *testing.T) {
 				t.Fatalf("migration 0002 recorded %d times (%v), want 1", applied, err)
 			}
 
-			fresh := sampleRecord(3) // failed, cause "media_failed"
-			fresh.HangupCause = "rtp_timeout"
+			fresh := sampleRecord(5) // answered, cause "rtp_timeout", by p1
+			fresh.HangupCause, fresh.AnsweredBy = "media_failed", "203"
 			if n, err := s.Insert(ctx, []Record{fresh}); err != nil || n != 1 {
 				t.Fatalf("Insert after migration = %d, %v; want 1", n, err)
 			}
-			lateOld := sampleRecord(6) // an old node writing after the upgrade
+			lateOld := sampleRecord(10) // answered, by p1: an old node writing after the upgrade
 			insertAsV1(t, s.db, d, lateOld)
-			lateOld.HangupCause = ""
+			lateOld.HangupCause, lateOld.AnsweredBy = "", ""
 
 			for _, want := range []Record{old, fresh, lateOld} {
 				got, err := s.Get(ctx, want.CallID)
@@ -202,13 +212,17 @@ func TestMigration0002HangupCause(t *testing.T) {
 			if err != nil || len(recs) != 3 {
 				t.Fatalf("List = %d records, %v; want 3", len(recs), err)
 			}
-			causes := map[string]string{}
+			causes, answerers := map[string]string{}, map[string]string{}
 			for _, r := range recs {
-				causes[r.CallID] = r.HangupCause
+				causes[r.CallID], answerers[r.CallID] = r.HangupCause, r.AnsweredBy
 			}
-			want := map[string]string{old.CallID: "", fresh.CallID: "rtp_timeout", lateOld.CallID: ""}
+			want := map[string]string{old.CallID: "", fresh.CallID: "media_failed", lateOld.CallID: ""}
 			if !maps.Equal(causes, want) {
 				t.Fatalf("List causes = %v, want %v", causes, want)
+			}
+			want = map[string]string{old.CallID: "", fresh.CallID: "203", lateOld.CallID: ""}
+			if !maps.Equal(answerers, want) {
+				t.Fatalf("List answered_by = %v, want %v", answerers, want)
 			}
 		})
 	}

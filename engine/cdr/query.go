@@ -129,7 +129,7 @@ func scanRecord(sc scanner, r *Record) error {
 		&source, &r.OffHours, &r.Generation,
 		timeCol{&r.Start}, timeCol{&r.Answer}, timeCol{&r.End},
 		&durationMS, &r.BillableSeconds, &disposition,
-		&r.SIPCode, &hangupBy, &r.HangupCause, &r.RecordingPath, &explanation)
+		&r.SIPCode, &hangupBy, &r.HangupCause, &r.AnsweredBy, &r.RecordingPath, &explanation)
 	if err != nil {
 		return err
 	}

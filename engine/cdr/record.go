@@ -60,8 +60,11 @@ const (
 // The zero time means "did not happen" (e.g. Answer of an unanswered call)
 // and is stored as NULL. HangupCause is the call layer's cause verbatim
 // (normal, busy, no_answer, cancel, rejected, failed, no_ack, shutdown,
-// rtp_timeout, media_failed, ...); records stored before migration 0002
-// read back with an empty cause.
+// rtp_timeout, media_failed, ...). AnsweredBy names the callee that
+// answered: the extension number of a user or a ring group's member, the
+// trunk id of a gateway; empty when no callee answered (a voicemail or an
+// IVR the PBX answered itself, an unanswered call). Records stored before
+// migration 0002 read back with both empty.
 type Record struct {
 	CallID      string `json:"call_id"`      // SIP Call-ID of the caller's leg; the primary key
 	Company     string `json:"company"`      // the caller extension's company, or the trunk's
@@ -89,6 +92,7 @@ type Record struct {
 	SIPCode       int         `json:"sip_code"` // final SIP status towards the caller
 	HangupBy      Party       `json:"hangup_by"`
 	HangupCause   string      `json:"hangup_cause"` // why it ended: normal, cancel, rtp_timeout, ... ("" in old rows)
+	AnsweredBy    string      `json:"answered_by"`  // callee that answered: "203" (a group's member), a trunk id; "" if none
 	RecordingPath string      `json:"recording_path,omitempty"`
 
 	// Explanation is the routing decision explanation as JSON text. It is

@@ -165,6 +165,7 @@ func TestInsertMakesOddRecordsStorable(t *testing.T) {
 		odd.Dialled = "44\xff\xfe"             // invalid UTF-8
 		odd.Explanation = []byte(`{"broken":`) // not JSON: stored verbatim
 		odd.SIPCode = 1 << 40                  // does not fit the column
+		odd.AnsweredBy = "2\x0003"             // NUL again, in the newest column
 		noID := sampleRecord(2)
 		noID.CallID = ""
 		noStart := sampleRecord(3)
@@ -177,9 +178,10 @@ func TestInsertMakesOddRecordsStorable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.From != "201" || got.Dialled != "44\uFFFD" || string(got.Explanation) != `{"broken":` || got.SIPCode != 0 {
-			t.Fatalf("odd record stored as from=%q dialled=%q explanation=%q sip_code=%d",
-				got.From, got.Dialled, got.Explanation, got.SIPCode)
+		if got.From != "201" || got.Dialled != "44\uFFFD" || string(got.Explanation) != `{"broken":` || got.SIPCode != 0 ||
+			got.AnsweredBy != "203" {
+			t.Fatalf("odd record stored as from=%q dialled=%q explanation=%q sip_code=%d answered_by=%q",
+				got.From, got.Dialled, got.Explanation, got.SIPCode, got.AnsweredBy)
 		}
 		got, err = s.Get(ctx, "odd-3")
 		if err != nil {
@@ -296,8 +298,13 @@ func TestColumnLists(t *testing.T) {
 	if len(CSVHeader) != numColumns {
 		t.Errorf("CSV has %d columns, the table %d", len(CSVHeader), numColumns)
 	}
-	if by := slices.Index(cols, "hangup_by"); cols[by+1] != "hangup_cause" {
-		t.Errorf("column after hangup_by is %q, want hangup_cause", cols[by+1])
+	for _, order := range [][2]string{{"hangup_by", "hangup_cause"}, {"hangup_cause", "answered_by"}} {
+		if i := slices.Index(cols, order[0]); i < 0 || i+1 >= len(cols) || cols[i+1] != order[1] {
+			t.Errorf("column after %s is not %s: %q", order[0], order[1], columns)
+		}
+		if i := slices.Index(CSVHeader, order[0]); i < 0 || i+1 >= len(CSVHeader) || CSVHeader[i+1] != order[1] {
+			t.Errorf("CSV column after %s is not %s: %q", order[0], order[1], CSVHeader)
+		}
 	}
 	if p := insertChunk * numColumns; p > 32766 {
 		t.Errorf("a full INSERT has %d parameters, over SQLite's 32,766", p)

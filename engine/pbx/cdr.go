@@ -25,7 +25,7 @@ func Record(e call.End) cdr.Record {
 		Target: c.Decision.Target.String(), Source: cdr.Source(c.Decision.Source.String()),
 		OffHours: c.Decision.Offhours, Start: c.Start, Answer: e.Answered, End: e.End,
 		Duration: e.End.Sub(c.Start), Disposition: cdr.Disposition(e.Disposition), SIPCode: e.Code,
-		HangupBy: cdr.Party(e.By), HangupCause: e.Cause,
+		HangupBy: cdr.Party(e.By), HangupCause: e.Cause, AnsweredBy: e.AnsweredBy,
 	}
 	if c.CallerType == routing.External {
 		rec.DID = c.To
