@@ -91,10 +91,12 @@ func TestCallRecords(t *testing.T) {
 		opts        phone.CallOptions
 		disposition string
 		code        int
+		by, cause   string // hangup_by, hangup_cause
+		answeredBy  string
 	}{
-		{"202", phone.CallOptions{HangupAfter: 1100 * time.Millisecond}, "answered", 200},
-		{"203", phone.CallOptions{Expect: 486}, "busy", 486},
-		{"999", phone.CallOptions{Expect: 404}, "rejected", 404},
+		{"202", phone.CallOptions{HangupAfter: 1100 * time.Millisecond}, "answered", 200, "caller", "normal", "202"},
+		{"203", phone.CallOptions{Expect: 486}, "busy", 486, "callee", "busy", ""},
+		{"999", phone.CallOptions{Expect: 404}, "rejected", 404, "system", "rejected", ""},
 	}
 	ids := map[string]int{}
 	for i, c := range calls {
@@ -126,6 +128,10 @@ func TestCallRecords(t *testing.T) {
 		want := calls[i]
 		if string(r.Disposition) != want.disposition || r.SIPCode != want.code || r.Dialled != want.to {
 			t.Errorf("call to %s: disposition %s code %d dialled %s; want %s %d", want.to, r.Disposition, r.SIPCode, r.Dialled, want.disposition, want.code)
+		}
+		if string(r.HangupBy) != want.by || r.HangupCause != want.cause || r.AnsweredBy != want.answeredBy {
+			t.Errorf("call to %s: hangup by %s (%s), answered by %q; want %s (%s), %q", want.to, r.HangupBy,
+				r.HangupCause, r.AnsweredBy, want.by, want.cause, want.answeredBy)
 		}
 		if len(r.Explanation) == 0 || r.Generation != 1 || r.Company != "acme" {
 			t.Errorf("call to %s: explanation %d bytes, generation %d, company %q", want.to, len(r.Explanation), r.Generation, r.Company)

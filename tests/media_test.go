@@ -452,9 +452,10 @@ func TestMediaRecordingSurvivesKill(t *testing.T) {
 	again := harness.Start(t, dir, "pbx.yaml")
 	again.WaitLog(t, "the previous run stopped with calls up", 5*time.Second)
 	got := cdrRecord(t, "http://"+again.HTTP, calls[0].CallID)
-	if got.Disposition != cdr.Answered || got.HangupBy != cdr.System || got.SIPCode != 200 {
-		t.Errorf("interrupted call: %s, hangup by %s, code %d; want answered, by the system, 200",
-			got.Disposition, got.HangupBy, got.SIPCode)
+	if got.Disposition != cdr.Answered || got.HangupBy != cdr.System || got.HangupCause != "interrupted" ||
+		got.SIPCode != 200 || got.AnsweredBy != "203" {
+		t.Errorf("interrupted call: %s, hangup by %s (%s), code %d, answered by %q; want answered by 203, "+
+			"hung up by the system (interrupted), 200", got.Disposition, got.HangupBy, got.HangupCause, got.SIPCode, got.AnsweredBy)
 	}
 	if got.RecordingPath != rec {
 		t.Errorf("interrupted call's recording %q, want %q", got.RecordingPath, rec)
