@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"luapbx/engine/config"
+	"luapbx/engine/reload"
 	"luapbx/engine/routing"
 )
 
@@ -49,7 +50,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 			scripts = "no scripts"
 		}
 	}
-	results := config.RunTests(cfg, r, hooks)
+	results, hookWarnings := reload.RunTests(cfg, r, hooks)
 	failed := 0
 	for _, res := range results {
 		fmt.Fprintln(stdout, strings.TrimRight(res.Text(), "\n"))
@@ -62,12 +63,30 @@ func check(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "warning: %s:%d: test %q: lua error: %s\n", res.File, res.Line, res.Name, e)
 		}
 	}
+	// Per hook, what a reload would report (it does not refuse it: a hook
+	// may fail only because its CRM is down while checking).
+	for _, w := range hookWarnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	if failed > 0 {
 		fmt.Fprintf(stdout, "%s: %d of %d tests failed\n", *cfgPath, failed, len(results))
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: config valid, %s, %d tests passed\n", *cfgPath, scripts, len(results))
+	fmt.Fprintf(stdout, "%s: config valid, %s, %d tests passed%s\n", *cfgPath, scripts, len(results), hookSummary(hookWarnings))
 	return 0
+}
+
+// hookSummary is the end of check's last line when hooks failed in the
+// tests: ", but on_route failed in 8 of 8 test calls (see the warnings)".
+func hookSummary(warnings []string) string {
+	if len(warnings) == 0 {
+		return ""
+	}
+	parts := make([]string, len(warnings))
+	for i, w := range warnings {
+		parts[i], _, _ = strings.Cut(w, ": ")
+	}
+	return ", but " + strings.Join(parts, ", ") + " (see the warnings)"
 }
 
 // printErrors prints each problem on its own line (file:line: message).

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ func route(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&q.At, "at", "", "when: 2026-11-23T10:00 in the company's time zone, or RFC 3339; default now")
 	fs.BoolVar(&q.NoLua, "no-lua", false, "decide without the scripts' hooks")
 	asJSON := fs.Bool("json", false, "print JSON")
+	debug := fs.Bool("debug", false, "also show the scripts' debug log lines")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -30,7 +32,15 @@ func route(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "luapbx route: --from and --to are required (e.g. --from 201 --to 4444)")
 		return 2
 	}
-	snap, err := reload.Build(*cfgPath, loaderFor(q.NoLua, quietLogger(stderr), nil))
+	// The scripts' own log lines (a CRM lookup that failed, say) explain a
+	// decision as much as the explanation does: on stderr, info and up (and
+	// the hooks' failures, at warn), so stdout stays the decision alone.
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	snap, err := reload.Build(*cfgPath, loaderFor(q.NoLua, log, nil))
 	if err != nil {
 		printErrors(stderr, err)
 		return 1
@@ -44,6 +54,7 @@ func route(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // "->" in explanations, not "-\u003e"
 		_ = enc.Encode(rep)
 		return 0
 	}

@@ -16,6 +16,7 @@ import (
 
 	"luapbx/engine"
 	"luapbx/engine/admin"
+	"luapbx/engine/config"
 	"luapbx/engine/metrics"
 	"luapbx/engine/pbx"
 	"luapbx/engine/reload"
@@ -45,7 +46,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	m := metrics.New()
-	mgr, err := reload.NewManager(log, *cfgPath, loaderFor(false, log, m))
+	// The admin listener stays where it started; a reload may set, rotate
+	// or clear admin.token (read per request), but never leave a listener
+	// off loopback without one.
+	exposure := reload.WithCheck(func(running, next *config.Config) error {
+		return admin.CheckExposure(running.Listen.HTTP, next.Admin.Token)
+	})
+	mgr, err := reload.NewManager(log, *cfgPath, loaderFor(false, log, m), exposure)
 	if err != nil {
 		printErrors(stderr, err)
 		return 1
@@ -62,15 +69,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ev := engine.Event{Type: "reload", Data: map[string]any{"generation": int64(s.Gen), "ok": err == nil}}
 		if err != nil {
 			ev.Data["error"] = err.Error()
+		} else if len(s.Warnings) > 0 {
+			ev.Data["warnings"] = s.Warnings
 		}
 		s.Emit(ev)
 	})
 	cfg := mgr.Current().Config
 
-	if err := admin.CheckExposure(cfg.Listen.HTTP, cfg.Admin.Token); err != nil {
-		fmt.Fprintln(stderr, "luapbx serve:", err)
-		return 1
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -103,7 +108,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			wg.Wait()
 			return 1
 		}
-		srv := admin.New(log, mgr, admin.WithToken(cfg.Admin.Token))
+		srv := admin.New(log, mgr, admin.WithTokenFunc(func() string { return mgr.Current().Config.Admin.Token }))
 		sip.RegisterAdmin(srv)
 		if *profile {
 			registerPprof(srv)
@@ -115,6 +120,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	w := reload.NewWatcher(log, mgr.WatchDirs(), reload.Relevant, func(changed []string) {
 		_ = mgr.Reload("files changed: " + strings.Join(changed, ", "))
 	})
+	mgr.Follow(w) // a reload that moves scripts.dir moves the watch
 	goRun(func() error { return w.Run(ctx) })
 
 	hup := make(chan os.Signal, 1)

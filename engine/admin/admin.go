@@ -22,7 +22,7 @@ import (
 type Server struct {
 	log   *slog.Logger
 	mgr   *reload.Manager
-	token string
+	token func() string // "" = no token required
 	mux   *http.ServeMux
 	now   func() time.Time
 }
@@ -33,11 +33,15 @@ type Option func(*Server)
 // WithToken requires the token on everything but /healthz, as
 // "Authorization: Bearer <token>" (scripts) or as the password of HTTP
 // Basic authentication (browsers, which prompt for it: the dashboard).
-func WithToken(token string) Option { return func(s *Server) { s.token = token } }
+func WithToken(token string) Option { return WithTokenFunc(func() string { return token }) }
+
+// WithTokenFunc is WithToken with the token read on every request, so a
+// reload that sets, rotates or clears admin.token applies at once.
+func WithTokenFunc(token func() string) Option { return func(s *Server) { s.token = token } }
 
 // New builds the server and its built-in routes.
 func New(log *slog.Logger, mgr *reload.Manager, opts ...Option) *Server {
-	s := &Server{log: log, mgr: mgr, mux: http.NewServeMux(), now: time.Now}
+	s := &Server{log: log, mgr: mgr, mux: http.NewServeMux(), now: time.Now, token: func() string { return "" }}
 	for _, o := range opts {
 		o(s)
 	}
@@ -53,7 +57,7 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 
 // ServeHTTP applies the token check and dispatches.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.token != "" && r.URL.Path != "/healthz" && !s.authorized(r) {
+	if token := s.token(); token != "" && r.URL.Path != "/healthz" && !authorized(r, token) {
 		if strings.Contains(r.Header.Get("Accept"), "text/html") {
 			// A browser: ask for the token as a password (any user name).
 			w.Header().Set("WWW-Authenticate", `Basic realm="luapbx admin", charset="UTF-8"`)
@@ -68,30 +72,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authorized reports whether r carries the token, as a bearer token or as
 // the Basic password.
-func (s *Server) authorized(r *http.Request) bool {
+func authorized(r *http.Request, token string) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		_, got, ok = r.BasicAuth()
 	}
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
-// CheckExposure refuses an admin listener off loopback without a token.
+// MinTokenLen is the shortest token that may guard an admin API reachable
+// from other machines (the config's rule too).
+const MinTokenLen = 16
+
+// CheckExposure refuses an admin listener off loopback without a token of
+// at least MinTokenLen characters. serve runs it at start-up and on every
+// reload against the listener it started: the listener does not move
+// until a restart, but the token is read live.
 func CheckExposure(addr, token string) error {
-	if token != "" || addr == "" {
+	if addr == "" || isLoopback(addr) {
 		return nil
 	}
+	switch {
+	case token == "":
+		return fmt.Errorf("admin API on %s is not a loopback address: set admin.token", addr)
+	case len(token) < MinTokenLen:
+		return fmt.Errorf("admin API on %s is not a loopback address: admin.token needs at least %d characters", addr, MinTokenLen)
+	}
+	return nil
+}
+
+// isLoopback tells whether addr ("host:port") listens on loopback only; a
+// malformed address is not.
+func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("admin listen address %q: %w", addr, err)
+		return false
 	}
 	if host == "localhost" {
-		return nil
+		return true
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("admin API on %s is not a loopback address: set admin.token", addr)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Run serves on ln until ctx ends, then shuts down gracefully.

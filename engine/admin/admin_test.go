@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -22,6 +23,8 @@ func TestCheckExposure(t *testing.T) {
 		{"all interfaces without token", "0.0.0.0:8080", "", false},
 		{"lan address without token", "192.0.2.10:8080", "", false},
 		{"all interfaces with token", "0.0.0.0:8080", "secret-token-of-some-length", true},
+		{"all interfaces with a short token", "0.0.0.0:8080", "short", false},
+		{"loopback with a short token", "127.0.0.1:8080", "short", true},
 		{"bad address", "8080", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,4 +79,41 @@ func TestTokenCheck(t *testing.T) {
 
 func basic(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// A token read per request: setting, rotating and clearing it (a reload of
+// admin.token) applies to the next request.
+func TestTokenLive(t *testing.T) {
+	var token atomic.Value
+	token.Store("")
+	s := New(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, WithTokenFunc(func() string { return token.Load().(string) }))
+	s.Handle("GET /api/calls", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]any{"calls": []any{}})
+	}))
+	const first, second = "first-token-long-enough", "second-token-long-enough"
+	steps := []struct {
+		name, token, auth string
+		code              int
+	}{
+		{"no token set: open", "", "", 200},
+		{"token set live: required", first, "", 401},
+		{"token set live: accepted", first, "Bearer " + first, 200},
+		{"rotated: old token refused", second, "Bearer " + first, 401},
+		{"rotated: new token accepted", second, "Bearer " + second, 200},
+		{"cleared: open again", "", "", 200},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			token.Store(st.token)
+			r := httptest.NewRequest("GET", "/api/calls", nil)
+			if st.auth != "" {
+				r.Header.Set("Authorization", st.auth)
+			}
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, r)
+			if w.Code != st.code {
+				t.Fatalf("status %d, want %d (%s)", w.Code, st.code, w.Body.String())
+			}
+		})
+	}
 }

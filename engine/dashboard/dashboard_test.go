@@ -276,3 +276,43 @@ func TestHuman(t *testing.T) {
 		}
 	}
 }
+
+// A generation that loaded with warnings (hooks failing in the plan's
+// tests, settings waiting for a restart) shows them in a warning banner,
+// apart from the error one, escaped; none without warnings.
+func TestReloadWarningsShown(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   reload.Status
+		want     []string
+		notWants []string
+	}{
+		{"warnings", reload.Status{Generation: 8, Reloads: 7, Warnings: []string{
+			"on_route failed in 8 of 8 test calls: 20-route.lua:4: attempt to index a nil value",
+			`listen.sip changed but takes effect only on restart: running "udp:127.0.0.1:5060", config <x>`,
+		}}, []string{`<div class="alert warn" role="status">`, "Generation 8 runs with 2 warning(s)",
+			"<li>on_route failed in 8 of 8 test calls: 20-route.lua:4: attempt to index a nil value</li>",
+			"config &lt;x&gt;", `<span class="ok">ok</span>, <span class="warn">2 warning(s)</span>`}, []string{`role="alert"`}},
+		{"no warnings", reload.Status{Generation: 8, Warnings: []string{}}, []string{`<span class="ok">ok</span></dd>`},
+			[]string{`class="alert warn"`, "warning(s)"}},
+		{"error and warnings of the running generation", reload.Status{Generation: 8, LastError: "pbx.yaml:3: bad",
+			Warnings: []string{"on_route failed in 1 of 8 test calls: x"}},
+			[]string{`role="alert"`, "Last reload failed", `<div class="alert warn" role="status">`, "on_route failed in 1 of 8"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, body := get(t, New((&fixture{status: tc.status}).source()), "/?partial=1")
+			s := section(t, body, "reload")
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("reload section lacks %q:\n%s", w, s)
+				}
+			}
+			for _, w := range tc.notWants {
+				if strings.Contains(s, w) {
+					t.Errorf("reload section has %q:\n%s", w, s)
+				}
+			}
+		})
+	}
+}

@@ -35,35 +35,66 @@ type Status struct {
 	LastReason  string    `json:"last_reason"`
 	Reloads     uint64    `json:"reloads"`
 	Failures    uint64    `json:"failures"`
+	// Warnings are about the running generation: hooks that failed in the
+	// plan's tests, and changed settings that wait for a restart.
+	Warnings []string `json:"warnings"`
 }
 
 // Manager owns the live snapshot and replaces it, atomically, only with one
 // that parsed, validated, compiled and passed its tests.
 type Manager struct {
-	log  *slog.Logger
-	path string
-	load PolicyLoader
+	log   *slog.Logger
+	path  string
+	load  PolicyLoader
+	check func(running, next *config.Config) error
 
-	cur atomic.Pointer[Snapshot]
+	cur     atomic.Pointer[Snapshot]
+	started *config.Config // the start-up-only settings in effect
 
 	mu       sync.Mutex // serializes builds; guards status
 	status   Status
 	onReload []func(s *Snapshot, err error)
 }
 
+// ManagerOption configures a Manager.
+type ManagerOption func(*Manager)
+
+// WithCheck adds a check every new config must pass before its tests run;
+// running is the config the PBX started with (for its start-up-only
+// settings, such as the admin listener), next the one being loaded. An
+// error refuses the reload (or the start).
+func WithCheck(check func(running, next *config.Config) error) ManagerOption {
+	return func(m *Manager) { m.check = check }
+}
+
 // NewManager builds the first snapshot from the config at path; it fails
 // when that snapshot is not valid.
-func NewManager(log *slog.Logger, path string, load PolicyLoader) (*Manager, error) {
+func NewManager(log *slog.Logger, path string, load PolicyLoader, opts ...ManagerOption) (*Manager, error) {
 	m := &Manager{log: log, path: path, load: load}
+	for _, o := range opts {
+		o(m)
+	}
 	s, err := m.build(1, nil)
 	if err != nil {
 		return nil, err
 	}
 	s.refs.Store(1)
 	m.cur.Store(s)
-	m.status = Status{Generation: 1, LoadedAt: s.LoadedAt, Files: s.Files, LastAttempt: s.LoadedAt, LastReason: "start"}
+	m.started = s.Config
+	m.status = Status{Generation: 1, LoadedAt: s.LoadedAt, Files: s.Files, LastAttempt: s.LoadedAt,
+		LastReason: "start", Warnings: nonNil(s.Warnings)}
+	if len(s.Warnings) > 0 {
+		m.log.Warn("loaded with warnings", "gen", s.Gen, "warnings", strings.Join(s.Warnings, "; "))
+	}
 	m.logWarnings(s)
 	return m, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // logWarnings logs what `luapbx check` warns about (weak passwords, rules
@@ -133,8 +164,22 @@ func (m *Manager) Reload(reason string) error {
 	old.Release()
 	m.status.Generation, m.status.LoadedAt, m.status.Files = s.Gen, s.LoadedAt, s.Files
 	m.status.LastError = ""
+	m.status.Warnings = nonNil(s.Warnings)
 	m.status.Reloads++
-	m.log.Info("reloaded", "reason", reason, "gen", s.Gen, "took", time.Since(start).Round(time.Microsecond))
+	attrs := []any{"reason", reason, "gen", s.Gen, "took", time.Since(start).Round(time.Microsecond)}
+	if len(s.Warnings) == 0 {
+		m.log.Info("reloaded", attrs...)
+	} else {
+		m.log.Warn("reloaded", append(attrs, "warnings", strings.Join(s.Warnings, "; "))...)
+	}
+	if len(s.restart) > 0 {
+		keys := make([]string, len(s.restart))
+		for i, r := range s.restart {
+			keys[i] = r.Key
+		}
+		m.log.Warn("reloaded settings that need a restart: the running PBX keeps their start-up values",
+			"gen", s.Gen, "keys", strings.Join(keys, ","))
+	}
 	m.logWarnings(s)
 	for _, f := range m.onReload {
 		f(s, nil)
@@ -150,13 +195,24 @@ func (m *Manager) Close() {
 }
 
 // WatchDirs are the folders whose changes should trigger a reload.
-func (m *Manager) WatchDirs() []string {
-	s := m.Current()
+func (m *Manager) WatchDirs() []string { return m.watchDirs(m.Current()) }
+
+func (m *Manager) watchDirs(s *Snapshot) []string {
 	dirs := []string{filepath.Dir(m.path)}
 	if s != nil && s.Config != nil {
 		dirs = append(dirs, s.Config.Scripts.DirPath)
 	}
 	return dirs
+}
+
+// Follow makes w watch the folders of each newly loaded config (a reload
+// may move scripts.dir), whatever triggered the reload.
+func (m *Manager) Follow(w *Watcher) {
+	m.OnReload(func(s *Snapshot, err error) {
+		if err == nil {
+			w.SetDirs(m.watchDirs(s))
+		}
+	})
 }
 
 // Relevant tells whether a changed file can affect the plan.
@@ -176,7 +232,7 @@ func Relevant(path string) bool {
 // tests (for `luapbx route`, which is how a failing test gets looked at).
 // Release it when done.
 func Build(path string, load PolicyLoader) (*Snapshot, error) {
-	s, err := build(path, 1, load, nil, false)
+	s, err := builder{path: path, gen: 1, load: load}.build()
 	if err != nil {
 		return nil, err
 	}
@@ -185,14 +241,36 @@ func Build(path string, load PolicyLoader) (*Snapshot, error) {
 }
 
 func (m *Manager) build(gen uint64, prev *Snapshot) (*Snapshot, error) {
-	return build(m.path, gen, m.load, prev, true)
+	b := builder{path: m.path, gen: gen, load: m.load, prev: prev, runTests: true, running: m.started, check: m.check}
+	return b.build()
+}
+
+// builder is one snapshot to build.
+type builder struct {
+	path     string
+	gen      uint64
+	load     PolicyLoader
+	prev     *Snapshot
+	runTests bool
+	running  *config.Config                           // the start-up config; nil at start
+	check    func(running, next *config.Config) error // nil: none
 }
 
 // build parses, validates, compiles and (when asked) tests a new snapshot.
-func build(path string, gen uint64, load PolicyLoader, prev *Snapshot, runTests bool) (*Snapshot, error) {
+func (b builder) build() (*Snapshot, error) {
+	path, gen, load, prev := b.path, b.gen, b.load, b.prev
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
+	}
+	if b.check != nil {
+		running := b.running
+		if running == nil {
+			running = cfg
+		}
+		if err := b.check(running, cfg); err != nil {
+			return nil, err
+		}
 	}
 	r, err := cfg.Router(gen)
 	if err != nil {
@@ -209,17 +287,23 @@ func build(path string, gen uint64, load PolicyLoader, prev *Snapshot, runTests 
 		}
 	}
 	s := &Snapshot{Gen: gen, LoadedAt: time.Now(), Config: cfg, Router: r, Policy: pol}
-	if !runTests {
+	if !b.runTests {
 		s.Files = hashFiles(cfg)
 		return s, nil
 	}
-	if failed := failures(config.RunTests(cfg, r, s.Hooks())); failed != nil {
+	results, hookWarnings := RunTests(cfg, r, s.Hooks())
+	if failed := failures(results); failed != nil {
 		if pol != nil {
 			pol.Close()
 		}
 		return nil, failed
 	}
 	s.Files = hashFiles(cfg)
+	s.restart = RestartChanges(b.running, cfg)
+	s.Warnings = hookWarnings
+	for _, rc := range s.restart {
+		s.Warnings = append(s.Warnings, rc.String())
+	}
 	return s, nil
 }
 

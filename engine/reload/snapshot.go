@@ -19,8 +19,12 @@ type Snapshot struct {
 	Router   *routing.Router
 	Policy   engine.Policy // nil when there are no scripts or Lua is off
 	Files    []File
+	// Warnings are what the reload that made it warns about: hooks that
+	// failed in the plan's tests, settings that wait for a restart.
+	Warnings []string
 
-	refs atomic.Int64 // the manager's reference plus one per Acquire
+	restart []Restart    // the settings that wait for a restart
+	refs    atomic.Int64 // the manager's reference plus one per Acquire
 }
 
 // File is a file a snapshot was built from.

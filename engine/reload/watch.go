@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -24,6 +26,10 @@ type Watcher struct {
 	match    func(path string) bool
 	debounce time.Duration
 	onChange func(changed []string)
+
+	mu   sync.Mutex
+	want []string      // set by SetDirs, applied by Run
+	kick chan struct{} // SetDirs was called
 }
 
 // Option configures a Watcher.
@@ -34,7 +40,8 @@ func WithDebounce(d time.Duration) Option { return func(w *Watcher) { w.debounce
 
 // NewWatcher watches dirs; match picks the files that matter (nil: all).
 func NewWatcher(log *slog.Logger, dirs []string, match func(path string) bool, onChange func(changed []string), opts ...Option) *Watcher {
-	w := &Watcher{log: log, dirs: dedupe(dirs), match: match, debounce: DefaultDebounce, onChange: onChange}
+	w := &Watcher{log: log, dirs: dedupe(dirs), match: match, debounce: DefaultDebounce, onChange: onChange,
+		kick: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(w)
 	}
@@ -57,6 +64,61 @@ func dedupe(dirs []string) []string {
 	return out
 }
 
+// SetDirs makes Run watch dirs instead of the folders it watches now (a
+// reload moved scripts.dir, say). It does not block; safe from any
+// goroutine, including onChange.
+func (w *Watcher) SetDirs(dirs []string) {
+	w.mu.Lock()
+	w.want = dedupe(dirs)
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default: // Run has not read the last one yet; it will see these dirs
+	}
+}
+
+// Dirs are the folders Run watches now.
+func (w *Watcher) Dirs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.dirs)
+}
+
+// follow adds the folders SetDirs asked for and removes those it dropped.
+// A folder that cannot be watched is logged and left out; the rest stay.
+func (w *Watcher) follow(fw *fsnotify.Watcher) {
+	w.mu.Lock()
+	want, have := w.want, w.dirs
+	w.mu.Unlock()
+	var now []string
+	for _, d := range have {
+		if slices.Contains(want, d) {
+			now = append(now, d)
+			continue
+		}
+		if err := fw.Remove(d); err != nil { // a deleted folder's watch is gone already
+			w.log.Debug("file watcher: stop watching", "dir", d, "err", err)
+		}
+	}
+	for _, d := range want {
+		if slices.Contains(have, d) {
+			continue
+		}
+		if err := fw.Add(d); err != nil {
+			w.log.Warn("file watcher: cannot watch: edits there will not reload", "dir", d, "err", err)
+			continue
+		}
+		now = append(now, d)
+	}
+	w.mu.Lock()
+	changed := !slices.Equal(now, w.dirs)
+	w.dirs = now
+	w.mu.Unlock()
+	if changed {
+		w.log.Info("watching for changes", "dirs", now)
+	}
+}
+
 // Run watches until ctx ends. It returns an error only when watching could
 // not start.
 func (w *Watcher) Run(ctx context.Context) error {
@@ -65,12 +127,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return fmt.Errorf("watch: %w", err)
 	}
 	defer fw.Close()
-	for _, d := range w.dirs {
+	for _, d := range w.Dirs() {
 		if err := fw.Add(d); err != nil {
 			return fmt.Errorf("watch %s: %w", d, err)
 		}
 	}
-	w.log.Info("watching for changes", "dirs", w.dirs)
+	w.log.Info("watching for changes", "dirs", w.Dirs())
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	pending := map[string]bool{}
@@ -93,6 +155,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 				return nil
 			}
 			w.log.Warn("file watcher error", "err", err)
+		case <-w.kick:
+			w.follow(fw)
 		case <-timer.C:
 			changed := make([]string, 0, len(pending))
 			for p := range pending {
