@@ -153,7 +153,7 @@ func BenchmarkEmit(b *testing.B) {
 // BenchmarkJSONDecode: a typical CRM answer.
 func BenchmarkJSONDecode(b *testing.B) {
 	p := load(b, map[string]string{"j.lua": `function dec(s) return json.decode(s) end`}, Options{})
-	s, _ := p.get()
+	s, _ := p.get(false, 0)
 	defer p.put(s)
 	fn := s.L.GetGlobal("dec")
 	body := luaStr(`{"account_manager": "201", "name": "Some Customer", "numbers": ["0733811720", "3471234567"], "score": 12}`)

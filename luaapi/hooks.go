@@ -32,7 +32,7 @@ func (p *Program) Map(call *routing.Call, number, rule string) (string, error) {
 		h: hookMap, call: call, nret: 1, timeout: p.opts.Timeout,
 		push: func(s *state) int {
 			L := s.L
-			L.Push(callTable(s, call))
+			L.Push(p.callTable(s, call))
 			L.Push(lua.LString(number))
 			L.Push(optString(rule))
 			return 3
@@ -65,7 +65,7 @@ func (p *Program) decisionHook(h hook, call *routing.Call, d *routing.Decision) 
 	inv := invocation{
 		h: h, call: call, nret: 1, timeout: p.opts.Timeout,
 		push: func(s *state) int {
-			s.L.Push(callTable(s, call))
+			s.L.Push(p.callTable(s, call))
 			s.L.Push(decisionTable(s.L, d))
 			return 2
 		},
@@ -95,12 +95,13 @@ func (p *Program) hook(inv *invocation) error {
 
 func (p *Program) runHook(inv *invocation) error {
 	p.st.hooks.Add(1)
-	if !p.admit() {
+	left, ok := p.admit()
+	if !ok {
 		s := p.sites[inv.h]
 		return p.fail(inv, &HookError{Hook: inv.h.String(), File: s.file, Line: s.line,
 			Msg: inv.h.String() + " could not start within its budget: every slot busy", Err: ErrBusy})
 	}
-	inv.slot = true // run gives it back
+	inv.slot, inv.wait = true, left // run gives the slot back
 	return p.run(inv)
 }
 
@@ -197,7 +198,8 @@ func optString(s string) lua.LValue {
 
 // callTable builds the call argument. Its header function answers for the
 // call this state is deciding right now. Absent values are left out (nil).
-func callTable(s *state, c *routing.Call) *lua.LTable {
+// time_iso is in the company's zone when Options.Location is set.
+func (p *Program) callTable(s *state, c *routing.Call) *lua.LTable {
 	t := s.L.CreateTable(0, 12)
 	if c == nil {
 		return t
@@ -212,13 +214,23 @@ func callTable(s *state, c *routing.Call) *lua.LTable {
 	setOpt(t, "extension", c.Extension)
 	if !c.Time.IsZero() {
 		t.RawSetString("time", lua.LNumber(c.Time.Unix()))
-		t.RawSetString("time_iso", lua.LString(c.Time.Format("2006-01-02T15:04:05-07:00")))
+		t.RawSetString("time_iso", lua.LString(p.localTime(c).Format("2006-01-02T15:04:05-07:00")))
 	}
 	t.RawSetString("header", s.header)
 	if c.Test {
 		t.RawSetString("test", lua.LTrue)
 	}
 	return t
+}
+
+// localTime is the call's time in its company's zone, when known.
+func (p *Program) localTime(c *routing.Call) time.Time {
+	if p.opts.Location != nil {
+		if loc := p.opts.Location(c.Company); loc != nil {
+			return c.Time.In(loc)
+		}
+	}
+	return c.Time
 }
 
 // setOpt sets a string field unless it is empty.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,9 +159,15 @@ func TestHeaderOutsideCall(t *testing.T) {
 	p := load(t, map[string]string{"h.lua": `
 saved = nil
 function on_route(call, d)
+  if call.header("X-Customer") == nil then saved = call return nil end
   if saved then return {target = "user:" .. tostring(saved.header("X-Customer"))} end
-  saved = call
 end`}, Options{Concurrency: 1})
+	// Let the pool settle (the first hook wakes the builder), so that the
+	// next two calls run on the same, most recently used, state.
+	if _, err := p.Route(testCall(), testDecision()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "spare states", func() bool { return p.free.len() >= spareStates })
 	call := testCall()
 	call.Header = nil // e.g. luapbx route: no SIP message
 	if ch, err := p.Route(call, testDecision()); err != nil || !ch.Empty() {
@@ -174,28 +181,34 @@ end`}, Options{Concurrency: 1})
 }
 
 func TestErrorDiscardsStateAndRecovers(t *testing.T) {
+	var ids atomic.Int64
+	newID := func(L *lua.LState) int { L.Push(lua.LNumber(ids.Add(1))); return 1 }
 	p := load(t, map[string]string{"e.lua": `
-calls = 0
+STATE = new_id() -- top-level code runs once per state
 function on_route(call, d)
-  calls = calls + 1
-  if call.from == "boom" then error("boom") end
-  return {target = "user:" .. calls}
-end`}, Options{Concurrency: 1})
-	if ch, _ := p.Route(testCall(), testDecision()); ch.Target != "user:1" {
-		t.Fatalf("first = %+v", ch)
+  if call.from == "boom" then error("boom in state " .. STATE) end
+  return {target = "user:" .. STATE}
+end`}, Options{Concurrency: 1, extra: map[string]lua.LGFunction{"new_id": newID}})
+	if ch, err := p.Route(testCall(), testDecision()); err != nil || ch.Target == "" {
+		t.Fatalf("first = %+v, %v", ch, err)
 	}
 	bad := testCall()
 	bad.From = "boom"
 	_, err := p.Route(bad, testDecision())
 	var he *HookError
-	if !errors.As(err, &he) || he.Line != 5 || he.Msg != "boom" || errors.Is(err, ErrTimeout) {
+	if !errors.As(err, &he) || he.Line != 4 || !strings.HasPrefix(he.Msg, "boom in state ") || errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %#v", err)
 	}
-	// A fresh state replaced the failed one: its counter starts again.
-	if ch, _ := p.Route(testCall(), testDecision()); ch.Target != "user:1" {
-		t.Fatalf("after error = %+v, want a fresh state", ch)
+	failed := "user:" + strings.TrimPrefix(he.Msg, "boom in state ")
+	// The failed state is never used again; other states (and fresh ones)
+	// serve the next calls.
+	for i := range 10 {
+		ch, err := p.Route(testCall(), testDecision())
+		if err != nil || ch.Target == "" || ch.Target == failed {
+			t.Fatalf("call %d after the error = %+v, %v (the failed state was %s)", i, ch, err, failed)
+		}
 	}
-	if s := p.Stats(); s.Hooks != 3 || s.Errors != 1 || s.StatesDiscarded != 1 {
+	if s := p.Stats(); s.Hooks != 12 || s.Errors != 1 || s.StatesDiscarded != 1 {
 		t.Fatalf("stats = %+v", s)
 	}
 }

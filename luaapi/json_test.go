@@ -56,7 +56,7 @@ end`, Options{})
 	}
 	defer p.Close()
 	f.Fuzz(func(t *testing.T, s string) {
-		st, err := p.get()
+		st, err := p.get(false, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,6 +55,11 @@ type Options struct {
 	// CheckTarget, when set, validates a target a hook returns for a
 	// company (the router validates again).
 	CheckTarget func(company, target string) error
+	// Location, when set, gives a company's time zone (routing's
+	// Router.Location): call.time_iso is written in it, so a script reads
+	// the same local hour for a live call, `luapbx route` and `route --at`.
+	// Nil leaves the call's time in the zone it came in.
+	Location func(company string) *time.Location
 	// KV is the key-value store of pbx.kv_get/kv_set. Pass the previous
 	// Program's KV() to keep it across reloads; nil starts an empty one.
 	KV *KV

@@ -23,27 +23,95 @@ type state struct {
 	yielded bool           // ...which it gave back during I/O
 }
 
-// get takes an idle state or builds one.
-func (p *Program) get() (*state, error) {
-	select {
-	case s := <-p.free:
+// get takes an idle state. When none is idle, a hook off the call path
+// (on_event, a call of the plan's tests:) builds one; a routing hook for a
+// call asks the builder for one and waits at most wait for a state to come
+// back or be built, so a slow build (top-level code that takes long, after
+// a hook error discarded a state) never holds a call up longer than that.
+func (p *Program) get(callPath bool, wait time.Duration) (*state, error) {
+	if s, left := p.free.take(); s != nil {
+		if left == 0 {
+			p.wantState() // the list ran dry: refill it in the background
+		}
 		return s, nil
+	}
+	if !callPath || p.closed.Load() { // no builder after Close
+		return p.newState(p.base, false)
+	}
+	p.wantState()
+	if wait <= 0 {
+		return nil, errNoState
+	}
+	if s := p.free.wait(wait); s != nil {
+		return s, nil
+	}
+	return nil, errNoState
+}
+
+// errNoState: no Lua state was idle and none was built within the hook's
+// wait.
+var errNoState = errors.New("no Lua state ready (one is being built)")
+
+// wantState wakes the builder; it never blocks.
+func (p *Program) wantState() {
+	select {
+	case p.build <- struct{}{}:
 	default:
-		return p.newState(false)
 	}
 }
 
+// spareStates is how many idle states the builder keeps once woken: one
+// for the next hook and one spare, so that the call after a hook error
+// (which discards its state) finds one ready.
+const spareStates = 2
+
+// builder builds states in the background whenever the free list runs dry
+// (a hook took the last idle state) or an error discarded a state, until
+// the list holds spareStates (or is full). A failed build waits buildRetry
+// before the next.
+func (p *Program) builder() {
+	want := min(spareStates, p.free.max)
+	defer p.bwg.Done()
+	for {
+		select {
+		case <-p.build:
+		case <-p.buildCtx.Done():
+			return
+		}
+		for p.free.len() < want && p.buildCtx.Err() == nil {
+			s, err := p.newState(p.buildCtx, false)
+			if err != nil {
+				if p.buildCtx.Err() != nil {
+					return
+				}
+				msg := err.Error()
+				p.buildErr.Store(&msg)
+				p.log.Warn("lua state build failed", "err", msg)
+				select {
+				case <-time.After(buildRetry):
+				case <-p.buildCtx.Done():
+					return
+				}
+				continue
+			}
+			p.buildErr.Store(nil)
+			p.put(s)
+		}
+	}
+}
+
+// buildRetry is the pause after a failed background build.
+const buildRetry = time.Second
+
 // put returns a healthy state to the pool, closing it when the pool is
-// full or the Program closed.
+// full or the Program is retired (Close is over).
 func (p *Program) put(s *state) {
 	s.call = nil
-	if p.closed.Load() {
+	if p.retired.Load() {
 		s.close()
 		return
 	}
-	select {
-	case p.free <- s:
-	default:
+	if !p.free.put(s) {
 		s.close()
 	}
 }
@@ -53,11 +121,13 @@ func (s *state) close() {
 	s.L.Close()
 }
 
-// discard drops a state after an error or timeout: its context stays
-// attached and its stack may be left in any shape.
+// discard drops a state after an error or timeout (its context stays
+// attached and its stack may be left in any shape) and has the builder
+// replace it in the background, off the call path.
 func (p *Program) discard(s *state) {
 	p.st.statesDiscarded.Add(1)
 	s.close()
+	p.wantState()
 }
 
 // counters are the Program's statistics.
@@ -123,20 +193,23 @@ func (p *Program) releaseSlot(s *state) {
 	}
 }
 
-// admit takes a routing-hook slot, waiting at most the hook budget.
-func (p *Program) admit() bool {
+// admit takes a routing-hook slot, waiting at most the hook budget. It
+// returns what is left of that budget, for get to wait for a state: a hook
+// waits at most one budget in all before its own budget starts.
+func (p *Program) admit() (left time.Duration, ok bool) {
 	select {
 	case p.sem <- struct{}{}:
-		return true
+		return p.opts.Timeout, true
 	default:
 	}
+	start := time.Now()
 	t := time.NewTimer(p.opts.Timeout)
 	defer t.Stop()
 	select {
 	case p.sem <- struct{}{}:
-		return true
+		return p.opts.Timeout - time.Since(start), true
 	case <-t.C:
-		return false
+		return 0, false
 	}
 }
 
@@ -148,7 +221,8 @@ type invocation struct {
 	push    func(s *state) int // pushes the arguments, returns how many
 	read    func(L *lua.LState) *HookError
 	timeout time.Duration
-	slot    bool // the caller took a concurrency slot for this hook
+	wait    time.Duration // how long a routing hook may wait for a state
+	slot    bool          // the caller took a concurrency slot for this hook
 }
 
 // run calls a hook on a pooled state within inv.timeout. A Lua error or
@@ -156,12 +230,12 @@ type invocation struct {
 // hooks use the state's reusable deadline; events a context that Close can
 // cancel.
 func (p *Program) run(inv *invocation) error {
-	s, err := p.get()
+	s, err := p.get(inv.onCallPath(), inv.wait)
 	if err != nil {
 		if inv.slot {
 			<-p.sem
 		}
-		return p.fail(inv, &HookError{Hook: inv.h.String(), Msg: "cannot build a Lua state: " + err.Error()})
+		return p.fail(inv, p.stateError(inv, err))
 	}
 	s.slot, s.call = inv.slot, inv.call
 	herr, healthy := p.call(s, inv)
@@ -175,6 +249,29 @@ func (p *Program) run(inv *invocation) error {
 		return p.fail(inv, herr)
 	}
 	return nil
+}
+
+// onCallPath tells whether a call waits for this hook: a routing hook for
+// a live call or `luapbx route`, not on_event nor a call of tests:.
+func (inv *invocation) onCallPath() bool {
+	return inv.h != hookEvent && (inv.call == nil || !inv.call.Test)
+}
+
+// stateError is the HookError of a hook that got no state: busy when none
+// was ready in time (with the builder's last failure, if any), else the
+// build's own error.
+func (p *Program) stateError(inv *invocation, err error) *HookError {
+	site := p.sites[inv.h]
+	he := &HookError{Hook: inv.h.String(), File: site.file, Line: site.line}
+	if !errors.Is(err, errNoState) {
+		he.Msg = "cannot build a Lua state: " + err.Error()
+		return he
+	}
+	he.Msg, he.Err = inv.h.String()+" could not start within its budget: "+err.Error(), ErrBusy
+	if last := p.buildErr.Load(); last != nil {
+		he.Msg += "; the last build failed: " + *last
+	}
+	return he
 }
 
 // call runs the hook on s; healthy is false when s must not be reused.

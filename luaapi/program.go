@@ -6,6 +6,7 @@ package luaapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -49,20 +50,28 @@ type Program struct {
 	sites   [numHooks]site // zero file: hook not defined
 
 	sem  chan struct{} // routing hooks running
-	free chan *state   // idle states
+	free *freeList     // idle states
 
 	kv     *KV
 	testKV *KV // what test calls (tests:) read and write: never the live store
 	client *http.Client
 	allow  allowList
 
-	queue     chan engine.Event
-	stop      chan struct{}
-	base      context.Context // cancelled when Close gives up draining
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closed    atomic.Bool
+	queues []chan engine.Event // one per worker; a call's events share one
+	queued atomic.Int64        // events in all queues, at most QueueSize
+	stop   chan struct{}
+	base   context.Context // cancelled when Close gives up draining
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // event workers
+
+	build       chan struct{}   // wakes the builder: the free list ran dry
+	buildCtx    context.Context // cancelled by Close: stops a build under way
+	buildCancel context.CancelFunc
+	buildErr    atomic.Pointer[string] // the builder's last failure, "" after a success
+	bwg         sync.WaitGroup         // the builder
+	closeOnce   sync.Once
+	closed      atomic.Bool // Close began: Emit drops, no background builds
+	retired     atomic.Bool // Close is over: put closes states
 
 	st counters
 }
@@ -102,25 +111,33 @@ func newProgram(scripts []script, opts Options) (*Program, error) {
 		log:     opts.Logger,
 		scripts: scripts,
 		sem:     make(chan struct{}, opts.Concurrency),
-		free:    make(chan *state, opts.Concurrency+opts.Workers),
+		free:    newFreeList(opts.Concurrency + opts.Workers),
 		kv:      opts.KV,
 		testKV:  NewKV(DefaultKVMaxEntries),
 		allow:   allow,
-		queue:   make(chan engine.Event, opts.QueueSize),
 		stop:    make(chan struct{}),
+		build:   make(chan struct{}, 1),
 	}
 	p.client = newHTTPClient(allow)
 	p.base, p.cancel = context.WithCancel(context.Background())
-	first, err := p.newState(true)
+	p.buildCtx, p.buildCancel = context.WithCancel(p.base)
+	first, err := p.newState(p.base, true)
 	if err != nil {
+		p.buildCancel()
 		p.cancel()
 		return nil, err
 	}
 	p.put(first)
+	p.bwg.Add(1)
+	go p.builder()
 	if p.sites[hookEvent].file != "" {
+		p.queues = make([]chan engine.Event, opts.Workers)
 		p.wg.Add(opts.Workers)
-		for range opts.Workers {
-			go p.worker()
+		for i := range p.queues {
+			// Each queue can hold every queued event (Emit bounds the
+			// total), so a busy call never makes another call's event drop.
+			p.queues[i] = make(chan engine.Event, opts.QueueSize)
+			go p.worker(p.queues[i])
 		}
 	}
 	return p, nil
@@ -173,10 +190,10 @@ func (p *Program) Empty() bool {
 // Events is the configured scripts.events mode.
 func (p *Program) Events() string { return p.opts.Events }
 
-// newState builds a sandboxed state and runs every script in it. With check
-// set (the first state of a Program) it also finds which file defines each
-// hook and fails on a hook defined twice.
-func (p *Program) newState(check bool) (*state, error) {
+// newState builds a sandboxed state and runs every script in it, within
+// LoadTimeout and parent. With check set (the first state of a Program) it
+// also finds which file defines each hook and fails on a hook defined twice.
+func (p *Program) newState(parent context.Context, check bool) (*state, error) {
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:    true,
 		CallStackSize:   200,
@@ -186,7 +203,7 @@ func (p *Program) newState(check bool) (*state, error) {
 	s := &state{L: L, ctx: newHookCtx()}
 	openSandbox(L, p.opts.MaxString)
 	p.openModules(s)
-	ctx, cancel := context.WithTimeout(p.base, p.opts.LoadTimeout)
+	ctx, cancel := context.WithTimeout(parent, p.opts.LoadTimeout)
 	defer cancel()
 	L.SetContext(ctx)
 	for _, sc := range p.scripts {
@@ -241,8 +258,11 @@ func (p *Program) noteHooks(L *lua.LState, file string, before *[numHooks]lua.LV
 
 func (p *Program) loadError(file string, err error, ctx context.Context) error {
 	msg := luaMessage(err)
-	if ctx.Err() != nil {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		msg = fmt.Sprintf("top-level code ran past %v", p.opts.LoadTimeout)
+	case ctx.Err() != nil:
+		msg = "stopped: the scripts' program is closed"
 	}
 	if f, line, text, ok := splitPos(msg); ok {
 		return posError(f, line, "%s", text)

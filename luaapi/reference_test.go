@@ -91,8 +91,9 @@ func TestReference(t *testing.T) {
 			if _, err := p.Map(testCall(), "3471234567", "short-4444"); err != nil {
 				errs = append(errs, err.Error())
 			}
-			p.Emit(engine.Event{Type: "call.end", Time: testTime, CallID: "c1",
-				Data: map[string]any{"from": "0612345678", "duration": 42}})
+			for _, ev := range referenceEvents {
+				p.Emit(ev)
+			}
 			p.Close()
 			if s := p.Stats(); s.EventErrors != 0 {
 				errs = append(errs, "on_event: "+buf.String())
@@ -109,6 +110,26 @@ func TestReference(t *testing.T) {
 			}
 		})
 	}
+}
+
+// referenceEvents are events shaped as the engine emits them (see "Event
+// data by type" in REFERENCE.md), for the on_event examples.
+var referenceEvents = []engine.Event{
+	{Type: "call.end", Time: testTime.Add(1500 * time.Millisecond), CallID: "c1", Data: map[string]any{
+		"from": "0612345678", "to": "0733811720", "company": "acme", "caller_type": "external",
+		"extension": "", "trunk": "p1", "generation": int64(3), "integration": true, "record": true,
+		"duration_ms": int64(42000), "answered_ms": int64(40000), "disposition": "answered",
+		"hangup_by": "caller", "hangup_cause": "normal", "sip_code": 200, "target": "user:201",
+		"number": "201", "rule": "did-root",
+	}},
+	{Type: "registration", Time: testTime, Data: map[string]any{
+		"change": "register", "extension": "201", "contact": "sip:201@192.0.2.10:5060",
+		"source": "192.0.2.10:5060", "user_agent": "",
+	}},
+	{Type: "recording.done", Time: testTime, CallID: "c1", Data: map[string]any{
+		"path": "/var/lib/luapbx/recordings/c1.wav", "sidecar": "/var/lib/luapbx/recordings/c1.json",
+		"duration_seconds": 40.02,
+	}},
 }
 
 // TestReferenceCoverage: every hook, field and module function appears in
@@ -130,7 +151,7 @@ func TestReferenceCoverage(t *testing.T) {
 	for _, f := range []string{"target", "number", "rule", "record", "integration", "offhours", "source", "score"} {
 		want = append(want, "decision."+f)
 	}
-	for _, f := range []string{"type", "time", "time_iso", "call_id", "data"} {
+	for _, f := range []string{"type", "time", "time_ms", "time_iso", "call_id", "data"} {
 		want = append(want, "ev."+f)
 	}
 	want = append(want, "call:header(", "http.request{")

@@ -1,6 +1,7 @@
 package luaapi
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,58 @@ func TestWithRouter(t *testing.T) {
 			}
 			if tc.hook != "" && !strings.Contains(joined, "h.lua:") {
 				t.Fatalf("hook errors = %q, want file:line", joined)
+			}
+		})
+	}
+}
+
+// TestCallTimeISOInCompanyZone: call.time_iso is written in the company's
+// zone (Options.Location, wired to the router's), whatever zone the call's
+// time came in: UTC for a live call and `luapbx route`, the company's zone
+// or an explicit offset for `route --at`. A script reading the local hour
+// from it sees the same hour in a dry run as in a live call.
+func TestCallTimeISOInCompanyZone(t *testing.T) {
+	rome := time.FixedZone("CET", 3600)
+	r, err := routing.New(routing.Plan{Generation: 1, Companies: []routing.CompanySpec{{ID: "acme", Location: rome}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	instant := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		at       time.Time
+		location func(string) *time.Location
+		want     string
+	}{
+		{"live call (UTC)", instant, r.Location, "2026-11-23T10:30:00+01:00"},
+		{"route --at, company zone", instant.In(rome), r.Location, "2026-11-23T10:30:00+01:00"},
+		{"route --at, another offset", instant.In(time.FixedZone("", 5*3600)), r.Location, "2026-11-23T10:30:00+01:00"},
+		{"unknown company: UTC", instant, func(string) *time.Location { return nil }, "2026-11-23T09:30:00+00:00"},
+		{"no Location: as given", instant.In(rome), nil, "2026-11-23T10:30:00+01:00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := load(t, map[string]string{"r.lua": `
+function on_route(call, decision)
+  pbx.kv_set("iso", call.time_iso)
+  pbx.kv_set("hour", tonumber(call.time_iso:sub(12, 13)))
+  pbx.kv_set("time", call.time)
+end`}, Options{Location: tc.location})
+			call := testCall()
+			call.Time = tc.at
+			if _, err := p.Route(call, testDecision()); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			iso, _ := p.KV().Get("iso", now)
+			hour, _ := p.KV().Get("hour", now)
+			secs, _ := p.KV().Get("time", now)
+			wantHour, _ := strconv.Atoi(tc.want[11:13])
+			if iso != tc.want || hour != float64(wantHour) {
+				t.Fatalf("call.time_iso = %v (hour %v), want %s", iso, hour, tc.want)
+			}
+			if secs != float64(instant.Unix()) {
+				t.Fatalf("call.time = %v, want %d whatever the zone", secs, instant.Unix())
 			}
 		})
 	}

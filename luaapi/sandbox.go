@@ -57,6 +57,35 @@ func openSandbox(L *lua.LState, maxString int) {
 	str.RawSetString("dump", lua.LNil)
 	str.RawSetString("rep", L.NewFunction(guardedRep(maxString)))
 	str.RawSetString("gsub", L.NewFunction(guardedGsub(maxString, gsub)))
+	explainMissing(L, g, "", unavailable, "")
+	explainMissing(L, small, "os.", nil, " (os has time, date and clock only)")
+	explainMissing(L, str, "string.", map[string]bool{"dump": true}, "")
+}
+
+// unavailable are the globals a script might expect from standard Lua that
+// the sandbox leaves out; reading one raises a clear error instead of
+// yielding nil (and a puzzling "attempt to index a non-table object(nil)").
+var unavailable = map[string]bool{
+	"io": true, "debug": true, "package": true, "coroutine": true, "require": true, "module": true,
+	"dofile": true, "loadfile": true, "load": true, "loadstring": true, "getfenv": true,
+	"setfenv": true, "collectgarbage": true,
+}
+
+// explainMissing gives t a metatable whose __index raises "<prefix>name is
+// not available in luapbx scripts<suffix>" for a missing key in names (any
+// missing key when names is nil) and yields nil for others. Keys t holds
+// are found before __index runs, so present names cost nothing more.
+func explainMissing(L *lua.LState, t *lua.LTable, prefix string, names map[string]bool, suffix string) {
+	mt := L.CreateTable(0, 1)
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		key, ok := L.Get(2).(lua.LString)
+		if ok && (names == nil || names[string(key)]) {
+			L.RaiseError("%s%s is not available in luapbx scripts%s", prefix, string(key), suffix)
+		}
+		L.Push(lua.LNil)
+		return 1
+	}))
+	L.SetMetatable(t, mt)
 }
 
 // guardedRep is string.rep refusing results above limit bytes (strings.Repeat

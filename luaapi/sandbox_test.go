@@ -16,14 +16,45 @@ func TestSandboxAbsent(t *testing.T) {
 	}
 	for _, name := range absent {
 		t.Run(name, func(t *testing.T) {
-			src := "assert(" + name + " == nil, '" + name + " is present')"
-			if strings.Contains(name, ".") {
-				src = "assert(" + name + " == nil, '" + name + " is present')"
+			table, key := "_G", name
+			if i := strings.IndexByte(name, '.'); i > 0 {
+				table, key = name[:i], name[i+1:]
 			}
+			src := "assert(rawget(" + table + ", '" + key + "') == nil, '" + name + " is present')"
 			if _, err := LoadSource("probe.lua", src, Options{}); err != nil {
 				t.Fatalf("%s reachable: %v", name, err)
 			}
 		})
+	}
+}
+
+// TestSandboxExplainsMissing: reading what standard Lua has and the
+// sandbox leaves out raises a clear error at the reading line, instead of
+// nil and "attempt to index a non-table object(nil) with key 'open'".
+func TestSandboxExplainsMissing(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{`local f = io.open("/etc/passwd")`, "probe.lua:1: io is not available in luapbx scripts"},
+		{"local x = 1\nos.execute('true')", "probe.lua:2: os.execute is not available in luapbx scripts (os has time, date and clock only)"},
+		{`local v = os.getenv("HOME")`, "probe.lua:1: os.getenv is not available"},
+		{`local s = string.dump(print)`, "probe.lua:1: string.dump is not available"},
+		{`local s = ("x"):dump()`, "probe.lua:1: string.dump is not available"},
+		{`local f = loadstring("return 1")`, "probe.lua:1: loadstring is not available"},
+		{`require("socket")`, "probe.lua:1: require is not available"},
+		{`local d = debug.traceback()`, "probe.lua:1: debug is not available"},
+		{`if coroutine then end`, "probe.lua:1: coroutine is not available"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.src, func(t *testing.T) {
+			_, err := LoadSource("probe.lua", tc.src, Options{})
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// Other missing names stay nil, so `X = X or default` still works.
+	ok := `MY_SETTING = MY_SETTING or 5; assert(MY_SETTING == 5)`
+	if _, err := LoadSource("probe.lua", "assert(undefined_global == nil)\n"+ok, Options{}); err != nil {
+		t.Fatalf("an undefined global: %v", err)
 	}
 }
 
@@ -47,15 +78,18 @@ func TestSandboxPresent(t *testing.T) {
 // escapes are ways out of the sandbox a script might try; each must fail.
 func TestSandboxEscapes(t *testing.T) {
 	tests := []struct{ name, src, want string }{
-		{"io.open", `io.open("/etc/passwd")`, "attempt to index"},
-		{"os.execute", `os.execute("true")`, "attempt to call"},
-		{"require", `require("os")`, "attempt to call"},
-		{"loadstring", `loadstring("return 1")()`, "attempt to call"},
-		{"load", `load(function() return nil end)`, "attempt to call"},
-		{"dofile", `dofile("/etc/passwd")`, "attempt to call"},
-		{"string.dump", `string.dump(print)`, "attempt to call"},
-		{"getfenv", `getfenv(1).io.open("x")`, "attempt to call"},
-		{"string metatable", `local m = getmetatable(""); m.__index.dump(print)`, "attempt to call"},
+		{"io.open", `io.open("/etc/passwd")`, "io is not available"},
+		{"os.execute", `os.execute("true")`, "os.execute is not available"},
+		{"require", `require("os")`, "require is not available"},
+		{"loadstring", `loadstring("return 1")()`, "loadstring is not available"},
+		{"load", `load(function() return nil end)`, "load is not available"},
+		{"dofile", `dofile("/etc/passwd")`, "dofile is not available"},
+		{"string.dump", `string.dump(print)`, "string.dump is not available"},
+		{"getfenv", `getfenv(1).io.open("x")`, "getfenv is not available"},
+		{"string metatable", `local m = getmetatable(""); m.__index.dump(print)`, "string.dump is not available"},
+		{"rawget io", `rawget(_G, "io").open("x")`, "attempt to index"},
+		{"os metatable", `getmetatable(os).__index(os, "execute")`, "os.execute is not available"},
+		{"drop the guard", `setmetatable(_G, nil); io.open("x")`, "attempt to index"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

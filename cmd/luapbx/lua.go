@@ -32,8 +32,9 @@ func loaderFor(noLua bool, log *slog.Logger, m *metrics.Metrics) reload.PolicyLo
 				_, err := r.CheckTarget(company, target)
 				return err
 			},
-			Observe: observeHooks(m),
-			OnDrop:  countDrops(m),
+			Location: r.Location,
+			Observe:  observeHooks(m),
+			OnDrop:   countDrops(m),
 		})
 		if err != nil {
 			return nil, err

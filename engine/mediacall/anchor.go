@@ -248,9 +248,13 @@ func (a *Anchor) lookup(c *call.Call) *callMedia {
 	return a.calls[c]
 }
 
-func (a *Anchor) event(typ, callID string, data map[string]any) {
+// event sends a media event of call c; its data says whether the call's
+// rule is an integration rule, as the call layer's events do, so that the
+// scripts.events filter treats both alike. Called on c's owner goroutine.
+func (a *Anchor) event(typ string, c *call.Call, data map[string]any) {
 	if a.opts.Events != nil {
-		a.opts.Events(engine.Event{Type: typ, Time: a.opts.Now(), CallID: callID, Data: data})
+		data["integration"] = c.Decision.Integration
+		a.opts.Events(engine.Event{Type: typ, Time: a.opts.Now(), CallID: c.ID, Data: data})
 	}
 }
 

@@ -304,7 +304,7 @@ func (a *Anchor) finishRecording(c *call.Call, log logger, rec *recorder.Recorde
 		log.Warn("recording sidecar failed", "path", rec.Path(), "error", err)
 	}
 	log.Info("recording done", "path", rec.Path(), "duration_s", dur.Seconds())
-	a.event("recording.done", c.ID, map[string]any{"path": rec.Path(), "duration_seconds": dur.Seconds(),
+	a.event("recording.done", c, map[string]any{"path": rec.Path(), "duration_seconds": dur.Seconds(),
 		"sidecar": apps.SidecarPath(rec.Path())})
 	return rec.Path()
 }

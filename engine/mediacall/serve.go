@@ -174,7 +174,7 @@ func (a *Anchor) voicemail(ctx context.Context, c *call.Call, s *apps.Session, e
 	if err != nil {
 		return err
 	}
-	a.event("voicemail.new", c.ID, map[string]any{"path": msg.Path, "extension": ext,
+	a.event("voicemail.new", c, map[string]any{"path": msg.Path, "extension": ext,
 		"from": msg.From, "duration_seconds": msg.DurationSeconds, "reason": msg.Reason})
 	return nil
 }

@@ -360,7 +360,7 @@ func (p *PBX) newMedia() (*mediacall.Anchor, error) {
 		RecordingsDir: cfg.Storage.RecordingsDir, VoicemailDir: cfg.Storage.VoicemailDir,
 		Prompt: mediacall.ConfigPrompt(current), IVR: mediacall.ConfigIVR(current),
 		Greeting: mediacall.ConfigGreeting(current),
-		Events:   func(ev engine.Event) { p.mgr.Current().Emit(ev) },
+		Events:   p.event, // filtered by scripts.events, as call events are
 	})
 }
 
