@@ -252,10 +252,10 @@ func TestShippedCRMFailures(t *testing.T) {
 		f := newFakeCRM(t)
 		f.delay.Store(int64(300 * time.Millisecond))
 		p := loadShipped(t, f, Options{Timeout: time.Second})
-		p.KV().Set("crm_timeout_ms", nil, 0, time.Now()) // the shipped 40 ms
+		p.KV().Set("crm_timeout_ms", nil, 0, time.Now()) // the shipped 120 ms
 		ch, err := p.Route(externalCall("+390612345678"), ivrDecision())
 		if err != nil || !ch.Empty() {
-			t.Fatalf("%+v %v: the 40 ms HTTP timeout must end the lookup", ch, err)
+			t.Fatalf("%+v %v: the shipped HTTP timeout must end the lookup", ch, err)
 		}
 	})
 }

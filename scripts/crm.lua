@@ -13,10 +13,10 @@
 -- it; with no CRM running, calls get the built-in decision at once.
 CRM_URL = "http://127.0.0.1:8089/crm/lookup"
 
--- Routing hooks have a budget (scripts.timeout_ms, 50 ms by default): the
+-- Routing hooks have a budget (scripts.timeout_ms: 150 in pbx.yaml): the
 -- lookup must give up before it, or the whole hook is cut off. Raise both
 -- together for a slower CRM (or pbx.kv_set("crm_timeout_ms", 200)).
-CRM_TIMEOUT_MS = 40
+CRM_TIMEOUT_MS = 120
 
 -- Answers are kept in the kv store for CRM_CACHE_SECONDS; after a failure
 -- the CRM is left alone for CRM_RETRY_SECONDS so a dead CRM does not slow

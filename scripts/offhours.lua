@@ -7,7 +7,7 @@
 -- With no on-call number the off-hours target of pbx.yaml stands.
 ONCALL_URL = "http://127.0.0.1:8089/oncall"
 ONCALL_GATEWAY = "gateway:p1"       -- the trunk that reaches mobiles
-ONCALL_TIMEOUT_MS = 40              -- below scripts.timeout_ms (kv: oncall_timeout_ms)
+ONCALL_TIMEOUT_MS = 120             -- below scripts.timeout_ms (kv: oncall_timeout_ms)
 ONCALL_CACHE_SECONDS = 300
 ONCALL_RETRY_SECONDS = 30
 
