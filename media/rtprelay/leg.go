@@ -51,17 +51,22 @@ func (c *LegConfig) knownRemote() bool {
 // Stats are one leg's counters. "In" is what the peer sent us, "Out" what we
 // sent the peer. Lost and Jitter follow RFC 3550 (A.1, A.8) on what came in.
 type Stats struct {
-	PacketsIn  uint64         `json:"packets_in"`
-	BytesIn    uint64         `json:"bytes_in"`
-	PacketsOut uint64         `json:"packets_out"`
-	BytesOut   uint64         `json:"bytes_out"`
-	Lost       int64          `json:"lost"`
-	JitterMs   float64        `json:"jitter_ms"`
-	Dropped    uint64         `json:"dropped"`   // from this peer, not forwarded (hold, no address, unknown PT, RTCP)
-	Malformed  uint64         `json:"malformed"` // not RTP
-	Rejected   uint64         `json:"rejected"`  // from a source we do not accept
-	Remote     netip.AddrPort `json:"remote"`    // where we send now
-	Latched    bool           `json:"latched"`   // Remote comes from real packets
+	PacketsIn  uint64  `json:"packets_in"`
+	BytesIn    uint64  `json:"bytes_in"`
+	PacketsOut uint64  `json:"packets_out"`
+	BytesOut   uint64  `json:"bytes_out"`
+	Lost       int64   `json:"lost"`
+	JitterMs   float64 `json:"jitter_ms"`
+	Dropped    uint64  `json:"dropped"`   // from this peer, not forwarded (hold, no address, unknown PT, RTCP)
+	Malformed  uint64  `json:"malformed"` // not RTP
+	Rejected   uint64  `json:"rejected"`  // from a source we do not accept
+	// Overflow: datagrams the kernel dropped because our socket's receive
+	// buffer was full (we read too slowly: a starved poller). Linux poller
+	// only; known once Run has returned (the socket's count, so with a
+	// hand-over it includes the Endpoint's time).
+	Overflow uint64         `json:"overflow"`
+	Remote   netip.AddrPort `json:"remote"`  // where we send now
+	Latched  bool           `json:"latched"` // Remote comes from real packets
 }
 
 // leg is one socket and the state around it. Fields marked "reader" belong to
@@ -89,6 +94,7 @@ type leg struct {
 
 	pktIn, bytesIn, pktOut, bytesOut atomic.Uint64
 	dropped, malformed, rejected     atomic.Uint64
+	overflow                         atomic.Uint64 // set when the relay stops
 	lost                             atomic.Int64
 	jitter                           atomic.Uint64 // float64 bits, timestamp units
 	isLatched                        atomic.Bool
@@ -183,7 +189,7 @@ func (l *leg) stats() Stats {
 		PacketsOut: l.pktOut.Load(), BytesOut: l.bytesOut.Load(),
 		Lost:    l.lost.Load(),
 		Dropped: l.dropped.Load(), Malformed: l.malformed.Load(), Rejected: l.rejected.Load(),
-		Latched: l.isLatched.Load(),
+		Overflow: l.overflow.Load(), Latched: l.isLatched.Load(),
 	}
 	s.JitterMs = math.Float64frombits(l.jitter.Load()) / sdpneg.ClockRate * 1000
 	if r := l.remote.Load(); r != nil {

@@ -2,8 +2,10 @@ package rtprelay
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,38 @@ var PollInterval = 2 * time.Millisecond
 // goroutine per leg; tests run both. Set it before the first relay runs.
 var UsePoller = true
 
+// PollerNice is the nice value of each poller's thread (Linux): -20 (the
+// largest share of the CPU) to 19; 0 leaves it alone. A poller is one
+// thread carrying every call's media, and a fair scheduler gives it one
+// runnable thread's share of a CPU: when other programs keep many threads
+// runnable, it reads too little and every socket's buffer overflows. Seen
+// with tests/bench/media.sh at 400 calls: SIPp's one thread per played
+// stream (800) plus a shared machine made a load average of 20-100 on 2
+// cores; at nice 0 the poller ran 6 % of the time and waited for a CPU
+// 90 %, and the step lost 6-66 % (median 39 %), mostly overflowing
+// luapbx's sockets; at -10 (the weight of ~9 threads) 18-60 %; at -20
+// (~87) 0.002-47 %, median 1.7 %, none of it at luapbx's sockets in 7
+// runs of 12 (see README.md). Its work is bounded by the packets that
+// arrive, so the priority only matters under contention, where media is
+// what cannot wait (SIP retransmits). Lowering a nice value needs
+// CAP_SYS_NICE or RLIMIT_NICE (systemd: LimitNICE=-20); without it the
+// poller keeps the default and says so once. The environment variable
+// LUAPBX_RTP_NICE (-20..19) overrides it; code may set it before the first
+// relay runs.
+var PollerNice = -20
+
+// PollerRTPriority, when 1-99, runs each poller's thread in the real-time
+// class (SCHED_RR at that priority) instead: it then always runs before
+// ordinary threads, whatever their number or nice value. Off (0) by
+// default: it needs CAP_SYS_NICE (or RLIMIT_RTPRIO), and a real-time thread
+// that had a bug and spun would hold a CPU (the kernel's RT throttling
+// still leaves others 5 %). The poller's rounds are bounded and sleep, so
+// it uses what the packets need. Measured with tests/bench/media.sh at 400
+// calls: no datagram overflowed luapbx's sockets (the loss left was SIPp
+// sending late). LUAPBX_RTP_RTPRIO (0-99) overrides it; when it cannot be
+// set the poller falls back to PollerNice.
+var PollerRTPriority = 0
+
 const (
 	batchMsgs  = 8   // datagrams read from one socket per recvmmsg
 	maxReads   = 4   // recvmmsg per socket per round: a flood cannot starve the others
@@ -69,6 +103,12 @@ func getPoller(log interface{ Info(string, ...any) }) (*poller, error) {
 		if v, err := time.ParseDuration(os.Getenv("LUAPBX_RTP_POLL_INTERVAL")); err == nil && v > 0 && v <= 20*time.Millisecond {
 			PollInterval = v
 		}
+		if v, err := strconv.Atoi(os.Getenv("LUAPBX_RTP_NICE")); err == nil && v >= -20 && v <= 19 {
+			PollerNice = v
+		}
+		if v, err := strconv.Atoi(os.Getenv("LUAPBX_RTP_RTPRIO")); err == nil && v >= 0 && v <= 99 {
+			PollerRTPriority = v
+		}
 		n := 1 + (runtime.GOMAXPROCS(0)-1)/8
 		for range n {
 			p, err := newPoller()
@@ -82,11 +122,20 @@ func getPoller(log interface{ Info(string, ...any) }) (*poller, error) {
 			runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + len(pollers))
 			holdP = true
 		}
+		var prio string
+		var prioErr error
 		for _, p := range pollers {
-			go p.run()
+			started := make(chan threadPriority, 1)
+			go p.run(started)
+			tp := <-started
+			prio, prioErr = tp.got, errors.Join(prioErr, tp.err)
 		}
 		log.Info("rtp poller started", "pollers", len(pollers), "interval", PollInterval.String(),
-			"gomaxprocs", runtime.GOMAXPROCS(0))
+			"gomaxprocs", runtime.GOMAXPROCS(0), "priority", prio)
+		if prioErr != nil {
+			log.Info("rtp poller priority not as asked: under CPU contention it may fall behind (grant CAP_SYS_NICE, or LUAPBX_RTP_NICE=0 to not ask)",
+				"want_nice", PollerNice, "want_rtprio", PollerRTPriority, "err", prioErr.Error())
+		}
 	})
 	if pollersErr != nil {
 		return nil, pollersErr
@@ -104,6 +153,7 @@ type pslot struct {
 
 type poller struct {
 	epfd int
+	tid  atomic.Int32 // the thread the poller runs on (locked to it)
 
 	mu    sync.Mutex // guards slots and free; held while a round forwards
 	slots []pslot
@@ -188,8 +238,10 @@ func (p *poller) release(id int32) {
 }
 
 // run is the poller's loop; it never ends (the pollers live as long as the
-// process).
-func (p *poller) run() {
+// process). It first takes a thread of its own and sets its priority, then
+// sends the outcome on started.
+func (p *poller) run(started chan<- threadPriority) {
+	started <- p.takeThread()
 	idle := 0
 	for {
 		wait := 0
@@ -217,6 +269,41 @@ func (p *poller) run() {
 			}
 		}
 	}
+}
+
+// threadPriority is what takeThread set ("rr:N", "nice:N" or "default")
+// and why it could not do what was asked.
+type threadPriority struct {
+	got string
+	err error
+}
+
+// takeThread locks the poller to its thread, so that the thread's
+// priority serves the poller alone, and gives it PollerRTPriority or else
+// PollerNice. Threads the runtime starts meanwhile do not inherit it: a
+// locked thread has the runtime's template thread create them.
+func (p *poller) takeThread() threadPriority {
+	runtime.LockOSThread()
+	tid := unix.Gettid()
+	p.tid.Store(int32(tid))
+	var errs []error
+	if PollerRTPriority > 0 {
+		attr := unix.SchedAttr{Policy: unix.SCHED_RR, Priority: uint32(PollerRTPriority), Flags: unix.SCHED_FLAG_RESET_ON_FORK}
+		err := unix.SchedSetAttr(tid, &attr, 0)
+		if err == nil {
+			return threadPriority{got: "rr:" + strconv.Itoa(PollerRTPriority)}
+		}
+		errs = append(errs, fmt.Errorf("rtp poller: SCHED_RR %d: %w", PollerRTPriority, err))
+	}
+	if PollerNice == 0 {
+		return threadPriority{got: "default", err: errors.Join(errs...)}
+	}
+	// PRIO_PROCESS with a thread id sets that thread only (Linux).
+	if err := unix.Setpriority(unix.PRIO_PROCESS, tid, PollerNice); err != nil {
+		errs = append(errs, fmt.Errorf("rtp poller: set nice %d: %w", PollerNice, err))
+		return threadPriority{got: "default", err: errors.Join(errs...)}
+	}
+	return threadPriority{got: "nice:" + strconv.Itoa(PollerNice), err: errors.Join(errs...)}
 }
 
 // wait is epoll_wait: a blocking one (ms > 0) through the scheduler, which

@@ -3,14 +3,21 @@ package rtprelay
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"luapbx/media/g711"
 )
@@ -235,4 +242,195 @@ func TestPollerRoundBound(t *testing.T) {
 	if !slices.Equal(perRound, want) {
 		t.Errorf("packets read per round %v, want %v", perRound, want)
 	}
+}
+
+// TestPollerPriority: the poller runs on a thread of its own with
+// PollerRTPriority (SCHED_RR) or else PollerNice, when the process may
+// raise a thread's priority; otherwise it keeps the priority it inherited.
+// Without it, a poller among many runnable threads of other programs got a
+// few % of a CPU and every socket overflowed (tests/bench/media.sh at 400
+// calls). TestPollerRealtime runs it again with LUAPBX_RTP_RTPRIO=1.
+func TestPollerPriority(t *testing.T) {
+	if !UsePoller {
+		t.Skip("goroutine run")
+	}
+	h := start(t)
+	h.a.send(h.ra, pkt{seq: 1, ssrc: 1, payload: ulawFrame(1)})
+	h.b.mustRecv()                                                      // the poller is up
+	if _, err := getPoller(slog.New(slog.DiscardHandler)); err != nil { // its once: pollers and the settings are ours to read
+		t.Fatal(err)
+	}
+	can, inherited := canRaisePriority(t)
+	for i, p := range pollers {
+		tid := int(p.tid.Load())
+		if tid == 0 {
+			t.Fatalf("poller %d did not record its thread", i)
+		}
+		if tid == unix.Gettid() {
+			t.Errorf("poller %d shares the test's thread", i)
+		}
+		attr, err := unix.SchedGetAttr(tid, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nice, err := threadNice(tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case PollerRTPriority > 0 && can.rt:
+			if attr.Policy != unix.SCHED_RR || attr.Priority != uint32(PollerRTPriority) {
+				t.Errorf("poller %d: thread %d has policy %d priority %d, want SCHED_RR %d", i, tid, attr.Policy, attr.Priority, PollerRTPriority)
+			}
+		case can.nice:
+			if attr.Policy != unix.SCHED_NORMAL || nice != PollerNice {
+				t.Errorf("poller %d: thread %d has policy %d nice %d, want SCHED_NORMAL nice %d", i, tid, attr.Policy, nice, PollerNice)
+			}
+		default:
+			if attr.Policy != unix.SCHED_NORMAL || nice != inherited {
+				t.Errorf("poller %d: thread %d has policy %d nice %d, want the inherited SCHED_NORMAL nice %d (not allowed to raise it)",
+					i, tid, attr.Policy, nice, inherited)
+			}
+		}
+	}
+}
+
+// TestPollerRealtime runs TestPollerPriority in a process whose poller
+// asks for SCHED_RR (the pollers start once per process).
+func TestPollerRealtime(t *testing.T) {
+	if !UsePoller || os.Getenv("LUAPBX_RTP_RTPRIO") != "" {
+		t.Skip("goroutine run, or already the real-time run")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestPollerPriority$", "-test.count", "1", "-test.v")
+	cmd.Env = append(os.Environ(), "LUAPBX_RTP_RTPRIO=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestPollerPriority")) {
+		t.Fatalf("TestPollerPriority with LUAPBX_RTP_RTPRIO=1: %v\n%s", err, out)
+	}
+}
+
+// raisable says what this process may do to a thread's priority.
+type raisable struct{ nice, rt bool }
+
+// canRaisePriority tries, on a thread of its own, to lower its nice value
+// and to make it SCHED_RR (CAP_SYS_NICE, RLIMIT_NICE, RLIMIT_RTPRIO);
+// inherited is the nice a new thread starts with.
+func canRaisePriority(t *testing.T) (can raisable, inherited int) {
+	t.Helper()
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // the thread ends with the goroutine: its priority goes with it
+		tid := unix.Gettid()
+		if inherited, err = threadNice(tid); err != nil {
+			return
+		}
+		can.nice = unix.Setpriority(unix.PRIO_PROCESS, tid, inherited-1) == nil
+		can.rt = unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: unix.SCHED_RR, Priority: 1}, 0) == nil
+	}()
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	return can, inherited
+}
+
+// threadNice reads a thread's nice value (field 19 of its stat file).
+func threadNice(tid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/stat", tid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 17 {
+		return 0, fmt.Errorf("thread %d stat: %d fields", tid, len(f))
+	}
+	n, err := strconv.Atoi(f[16]) // fields 3.. from here: 19 is index 16
+	if err != nil {
+		return 0, fmt.Errorf("thread %d stat: %w", tid, err)
+	}
+	return n, nil
+}
+
+// TestPollerOverflowReported: datagrams the kernel drops because the
+// poller did not read in time (here: held off with its lock) show in
+// Stats.Overflow and in a warning when the relay stops; before, that loss
+// left no trace in the relay.
+func TestPollerOverflowReported(t *testing.T) {
+	if !UsePoller {
+		t.Skip("goroutine run")
+	}
+	a, b := newPhone(t), newPhone(t)
+	sa, sb := listen(t, "127.0.0.1"), listen(t, "127.0.0.1")
+	if err := sa.SetReadBuffer(4096); err != nil { // the kernel's floor: a few datagrams
+		t.Fatal(err)
+	}
+	ra := addrOf(sa)
+	var logBuf lockedBuffer
+	r, err := New(slog.New(slog.NewTextHandler(&logBuf, nil)), Config{
+		A: LegConfig{Socket: sa, Remote: a.addr(), Codec: g711.PTPCMU},
+		B: LegConfig{Socket: sb, Remote: b.addr(), Codec: g711.PTPCMU},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- r.Run(context.Background()) }()
+	a.send(ra, pkt{seq: 0, ssrc: 9, payload: ulawFrame(0)})
+	b.mustRecv()                                                        // registered with a poller
+	if _, err := getPoller(slog.New(slog.DiscardHandler)); err != nil { // its once: pollers is ours to read
+		t.Fatal(err)
+	}
+
+	const flood = 200
+	for _, p := range pollers {
+		p.mu.Lock() // no round can read meanwhile
+	}
+	for i := 1; i <= flood; i++ {
+		a.send(ra, pkt{seq: uint16(i), ts: uint32(160 * i), ssrc: 9, payload: ulawFrame(byte(i))})
+	}
+	for _, p := range pollers {
+		p.mu.Unlock()
+	}
+	b.mustRecv() // what the buffer held is relayed
+	r.Close()
+	select {
+	case <-errc:
+	case <-time.After(readWait):
+		t.Fatal("Run did not return after Close")
+	}
+	st := r.Stats(A)
+	if st.Overflow == 0 {
+		t.Fatalf("no overflow counted after %d datagrams into a %d-byte buffer: %+v", flood, 4096, st)
+	}
+	if got := st.Overflow + st.PacketsIn; got != flood+1 {
+		t.Errorf("overflow %d + read %d = %d, want the %d sent", st.Overflow, st.PacketsIn, got, flood+1)
+	}
+	if bst := r.Stats(B); bst.Overflow != 0 {
+		t.Errorf("leg b overflowed %d, it got nothing", bst.Overflow)
+	}
+	want := fmt.Sprintf("leg=a dropped=%d", st.Overflow)
+	if out := logBuf.String(); !strings.Contains(out, "rtp receive buffer overflowed") || !strings.Contains(out, want) {
+		t.Errorf("log does not report the overflow (%s):\n%s", want, out)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer the relay's logger and the test share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -196,3 +196,23 @@ func putSockaddr(raw *[sockaddrLen]byte, dst netip.AddrPort, v6 bool) (uint32, b
 }
 
 func closeFD(fd int) error { return unix.Close(fd) }
+
+// skMeminfoDrops is SK_MEMINFO_DROPS, the index of the drop count in what
+// getsockopt(SO_MEMINFO) returns (linux/sock_diag.h; since 4.x).
+const skMeminfoDrops = 8
+
+// socketDrops is how many datagrams the kernel dropped on the socket
+// (sk_drops: a full receive buffer, mostly), from SO_MEMINFO.
+func socketDrops(fd int) (uint64, error) {
+	var mem [16]uint32 // SK_MEMINFO_VARS is 9 today; room for more
+	l := uint32(unsafe.Sizeof(mem))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_MEMINFO,
+		uintptr(unsafe.Pointer(&mem[0])), uintptr(unsafe.Pointer(&l)), 0)
+	if errno != 0 {
+		return 0, fmt.Errorf("getsockopt SO_MEMINFO: %w", errno)
+	}
+	if l < (skMeminfoDrops+1)*4 {
+		return 0, fmt.Errorf("getsockopt SO_MEMINFO: %d bytes", l)
+	}
+	return uint64(mem[skMeminfoDrops]), nil
+}

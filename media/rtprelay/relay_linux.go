@@ -27,7 +27,32 @@ func (r *Relay) startPoller() (stop func(), ok bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return func() { p.unregister(ids) }, true, nil
+	return func() {
+		p.unregister(ids)
+		r.noteOverflow()
+	}, true, nil
+}
+
+// noteOverflow reads, once the poller is done with the sockets, how many
+// datagrams the kernel dropped on each for a full receive buffer, and says
+// so: that loss happens before the relay sees a packet, so no other counter
+// or log line would show it.
+func (r *Relay) noteOverflow() {
+	for i, rs := range r.raw {
+		if rs == nil {
+			continue
+		}
+		n, err := socketDrops(rs.fd)
+		if err != nil {
+			r.log.Debug("rtp socket drop count unavailable", "leg", Leg(i).String(), "err", err)
+			continue
+		}
+		r.legs[i].overflow.Store(n)
+		if n > 0 {
+			r.log.Warn("rtp receive buffer overflowed: datagrams dropped before the relay read them",
+				"leg", Leg(i).String(), "dropped", n, "packets_in", r.legs[i].pktIn.Load())
+		}
+	}
 }
 
 func canTake(s Socket) bool {

@@ -4,10 +4,13 @@ package rtprelay
 
 import "time"
 
-// PollInterval and UsePoller only matter on Linux (see poller_linux.go).
+// PollInterval, UsePoller, PollerNice and PollerRTPriority only matter on
+// Linux (see poller_linux.go).
 var (
-	PollInterval = time.Millisecond
-	UsePoller    = true
+	PollInterval     = time.Millisecond
+	UsePoller        = true
+	PollerNice       = 0
+	PollerRTPriority = 0
 )
 
 type rawSock struct{}

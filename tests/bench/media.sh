@@ -30,18 +30,33 @@
 #              send meanwhile (N x 2 x 33.3 per s): the per-packet cost alone
 #   pbx_%1, sipp_%1  CPU of luapbx, of SIPp (UAC + UAS), in % of one core
 #   idle%      the machine's idle time (other programs share it too)
+#   other_%1   CPU of everything else on the machine (not luapbx, SIPp,
+#              rtpsink; kernel threads such as ksoftirqd included), in % of
+#              one core: a busy neighbour starves the bench, and the figures
+#              of that step are not luapbx's alone
 #   rss_MB     luapbx's peak RSS (VmHWM); drops: UDP datagrams the kernel
-#              dropped for full receive buffers (machine-wide)
+#              dropped for full receive buffers (machine-wide); pbx_ovfl: those
+#              of them dropped at luapbx's RTP sockets, as luapbx reports them
+#              when each relay ends (its poller did not read in time; builds
+#              from before that report, LUAPBX=old, show 0)
 # Steps go on while loss < 0.1 %; at the end: the most concurrent calls held
-# at < 0.1 % loss. The sink's reads (~2-5 us of CPU a datagram) land on the
-# machine (idle%), not on luapbx; as with real phones, which bind their RTP
-# ports, luapbx's sends make no ICMP port-unreachable (before the sink they
-# did, on luapbx's sendto: __icmp_send, raw_icmp_error, ~13 % of its perf
+# at < 0.1 % loss. Where the loss happened: sent - pbx_in - pbx_ovfl never
+# reached luapbx (SIPp late: its play threads, one per stream, were
+# starved), pbx_ovfl reached it unread, relayed - arrived was lost after it.
+# The sink's reads (~2-5 us of CPU a datagram) land on the machine (idle%),
+# not on luapbx; as with real phones, which bind their RTP ports, luapbx's
+# sends make no ICMP port-unreachable (before the sink they did, on
+# luapbx's sendto: __icmp_send, raw_icmp_error, ~13 % of its perf
 # samples at 200 calls). Caveat: play_pcap_audio sends through one raw UDP
 # socket per play, and Linux hands a clone of every UDP datagram to
 # 127.0.0.1 to each of them (2N sockets): a cost that grows with N and lands
 # on luapbx's sendto (perf: raw_local_deliver, ~20 % of luapbx's samples at
-# 200 calls), so luapbx's CPU here is an upper bound.
+# 200 calls), so luapbx's CPU here is an upper bound. At 400 calls this
+# bench is CPU-bound on 2 cores: perf -a: SIPp 74 % of all samples (57 % of
+# them raw_local_deliver, the kernel walking those 800 raw sockets for every
+# UDP datagram on the host), luapbx 21 %; SIPp's 800 play threads put
+# 30-150 threads on the run queue. Whoever gets less CPU loses packets:
+# luapbx's poller (pbx_ovfl) or SIPp's plays (sent late or short).
 #
 # Usage: tests/bench/media.sh [--quick] [--plays N] [--steps "50 100 ..."]
 #   env: PLAYS (default 4: 29 s calls), STEPS (default "50 100 200 300 400"),
@@ -50,7 +65,9 @@
 #        keeps the temp dir (recordings too), PROFILE=prefix saves a CPU
 #        profile of luapbx in each step as prefix.<calls>.pprof (--pprof),
 #        LUAPBX=binary runs that build instead of building the tree's,
-#        RECORD=0 routes with record: false (to see what recording costs).
+#        RECORD=0 routes with record: false (to see what recording costs);
+#        luapbx sees the environment: LUAPBX_RTP_NICE, LUAPBX_RTP_RTPRIO set
+#        its RTP poller's priority (media/rtprelay/README.md).
 # Needs: go (luapbx and tests/bench/rtpsink are built into the temp dir),
 # sipp (Debian: sip-tester, with its g711a.pcap), curl, ss, root (SIPp plays
 # pcaps through raw sockets).
@@ -66,7 +83,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--plays) PLAYS=${2:-}; shift ;;
 	--steps) STEPS=${2:-}; shift ;;
-	-h | --help) sed -n '2,56p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,73p' "$0"; exit 0 ;;
 	*) echo "media.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -210,8 +227,8 @@ curl -sf "http://$HTTP/metrics" | grep -q '^luapbx_rtp_packets_out_total' ||
 CALL_S=$(awk -v p="$PLAYS" -v ms="$PLAY_MS" 'BEGIN {printf "%.1f", (p * ms + 1000) / 1000}')
 echo "luapbx $PBX (pid $PBX_PID), gateway 127.0.0.1:$UAS_PORT, calls of ${CALL_S}s ($PLAYS x $PKTS-packet PCMA pcap each way), record: $RECORD_YAML"
 echo "machine: $(nproc) cores; SIPp shares them; steps (concurrent calls): $STEPS"
-printf '%5s %5s %4s %5s %9s %9s %9s %9s %8s %10s %9s %7s %7s %5s %7s %6s %5s\n' \
-	calls ok fail peak sent pbx_in relayed arrived loss_% cpu_us/pkt steady_us pbx_%1 sipp_%1 idle% rss_MB drops wavs
+printf '%5s %5s %4s %5s %9s %9s %9s %9s %8s %10s %9s %7s %7s %5s %8s %7s %6s %8s %5s\n' \
+	calls ok fail peak sent pbx_in relayed arrived loss_% cpu_us/pkt steady_us pbx_%1 sipp_%1 idle% other_%1 rss_MB drops pbx_ovfl wavs
 BEST=0
 for N in $STEPS; do
 	STATS="$WORK/uac_$N.csv"
@@ -225,6 +242,8 @@ for N in $STEPS; do
 	out0=$(metric luapbx_rtp_packets_out_total)
 	t0=$(ticks_of "$PBX_PID")
 	uas0=$(ticks_of "$UAS")
+	sink0=$(ticks_of "$SINK")
+	log0=$(wc -l <"$WORK/luapbx.log")
 	arrived0=$(sink_arrived)
 	noports0=$(snmp_udp NoPorts)
 	drops0=$(snmp_udp RcvbufErrors)
@@ -273,7 +292,11 @@ for N in $STEPS; do
 	out1=$(metric luapbx_rtp_packets_out_total)
 	t1=$(ticks_of "$PBX_PID")
 	uas1=$(ticks_of "$UAS")
+	sink1=$(ticks_of "$SINK")
 	arrived1=$(sink_arrived)
+	# What luapbx's relays said their sockets dropped (one line per leg).
+	ovfl=$(tail -n +$((log0 + 1)) "$WORK/luapbx.log" |
+		sed -n 's/.*rtp receive buffer overflowed.* dropped=\([0-9]*\).*/\1/p' | awk '{n += $1} END {print n + 0}')
 	arrived_all=$((arrived1 - arrived0))
 	noports=$(($(snmp_udp NoPorts) - noports0))
 	drops=$(($(snmp_udp RcvbufErrors) - drops0))
@@ -294,13 +317,15 @@ for N in $STEPS; do
 	# The wall time of the step, for the CPU shares: from the /proc/stat ticks.
 	wall_ticks=$(awk -v a="$all" -v n="$(nproc)" 'BEGIN {printf "%.0f", a / n}')
 	row=$(awk -v sent="$sent" -v arr="$arrived" -v rel="$relayed" -v t=$((t1 - t0)) -v hz="$TCK" \
-		-v sipp=$((uac_ticks + uas1 - uas0)) -v wall="$wall_ticks" -v idle="$idle" -v all="$all" 'BEGIN {
+		-v sipp=$((uac_ticks + uas1 - uas0)) -v sink=$((sink1 - sink0)) -v wall="$wall_ticks" -v idle="$idle" -v all="$all" 'BEGIN {
 		loss = sent ? 100 * (1 - arr / sent) : 100
 		cpu = rel ? sprintf("%.2f", t * 1e6 / hz / rel) : "-"
 		if (wall < 1) wall = 1
 		if (all < 1) all = 1
-		printf "%.3f %s %.0f %.0f %.0f", loss, cpu, 100 * t / wall, 100 * sipp / wall, 100 * idle / all}')
-	read -r loss cpu_us pbx_pct sipp_pct idle_pct <<<"$row"
+		other = all - idle - t - sipp - sink # the busy time no process of the bench had
+		if (other < 0) other = 0
+		printf "%.3f %s %.0f %.0f %.0f %.0f", loss, cpu, 100 * t / wall, 100 * sipp / wall, 100 * idle / all, 100 * other / wall}')
+	read -r loss cpu_us pbx_pct sipp_pct idle_pct other_pct <<<"$row"
 	# steady: luapbx's CPU while all N calls were up over the packets the
 	# plays send meanwhile (N x 2 x PKTS per PLAY_MS): no set-up or hang-up.
 	steady=$(awk -v w0="${w0:-0 0}" -v w1="${w1:-0 0}" -v n="$N" -v pk="$PKTS" -v ms="$PLAY_MS" -v hz="$TCK" 'BEGIN {
@@ -311,9 +336,15 @@ for N in $STEPS; do
 	# One WAV per call proves the recording was on; then they can go.
 	wavs=0
 	[ -d "$WORK/var/recordings" ] && wavs=$(find "$WORK/var/recordings" -name '*.wav' | wc -l)
-	[ "${KEEP:-0}" = 1 ] || rm -rf "$WORK/var/recordings"
-	printf '%5s %5s %4s %5s %9s %9s %9s %9s %8s %10s %9s %7s %7s %5s %7s %6s %5s\n' "$N" "$ok" "$failed" "$peak" \
-		"$sent" "$pin" "$relayed" "$arrived" "$loss" "$cpu_us" "$steady" "$pbx_pct" "$sipp_pct" "$idle_pct" "$rss" "$drops" "$wavs"
+	# Kept (KEEP=1) per step, so that the next step counts its own only.
+	if [ "${KEEP:-0}" = 1 ] && [ -d "$WORK/var/recordings" ]; then
+		mv "$WORK/var/recordings" "$WORK/var/recordings.$N.$SECONDS"
+	else
+		rm -rf "$WORK/var/recordings"
+	fi
+	printf '%5s %5s %4s %5s %9s %9s %9s %9s %8s %10s %9s %7s %7s %5s %8s %7s %6s %8s %5s\n' "$N" "$ok" "$failed" "$peak" \
+		"$sent" "$pin" "$relayed" "$arrived" "$loss" "$cpu_us" "$steady" "$pbx_pct" "$sipp_pct" "$idle_pct" "$other_pct" \
+		"$rss" "$drops" "$ovfl" "$wavs"
 	if [ "$code" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$ok" -ne "$N" ]; then
 		echo "media.sh: step $N: $failed calls failed, $ok of $N set up (sipp exit $code); see below" >&2
 		tail -5 "$WORK/uac_$N.out" >&2
@@ -329,6 +360,20 @@ for N in $STEPS; do
 	fi
 	if [ "$noports" -gt $((relayed / 1000 + 10)) ]; then
 		echo "step $N: $noports datagrams reached closed UDP ports (Udp NoPorts, machine-wide): RTP to ports rtpsink does not bind?"
+	fi
+	if [ "$other_pct" -ge 20 ]; then
+		echo "step $N: other programs used ${other_pct}% of a core meanwhile: the machine was shared, this step's figures are not luapbx's alone"
+	fi
+	if [ "$arrived" -lt "$sent" ]; then
+		# Where the loss happened (see the header): SIPp, luapbx's sockets, after luapbx.
+		unsent=$((sent - pin - ovfl))
+		[ "$unsent" -lt 0 ] && unsent=0
+		# SIPp says when its main loop ran > 500 ms late (-trace_err): it was starved.
+		trips=0
+		[ -s "$WORK/uac_$N.err" ] && trips=$(grep -o 'watchdog timer [0-9]*ms has been tripped' "$WORK/uac_$N.err" | wc -l)
+		echo "step $N: $((sent - arrived)) datagrams lost: $unsent never reached luapbx (SIPp late or short; its UAC's watchdog" \
+			"tripped $trips times), $ovfl overflowed luapbx's RTP sockets (its poller did not get the CPU in time)," \
+			"$((relayed - arrived)) lost after luapbx; the machine was ${idle_pct}% idle"
 	fi
 	if awk -v l="$loss" 'BEGIN {exit !(l >= 0.1)}'; then
 		echo "step $N: loss ${loss}% >= 0.1%: stopping"
