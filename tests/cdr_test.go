@@ -152,7 +152,7 @@ func TestCallRecords(t *testing.T) {
 	if !regexp.MustCompile(`luapbx_rtp_packets_in_total [1-9]`).MatchString(metrics) {
 		t.Errorf("/metrics counts no relayed RTP packet")
 	}
-	for _, want := range []string{"luapbx_rtp_lost_packets_total"} {
+	for _, want := range []string{"luapbx_rtp_lost_packets_total", "luapbx_rtp_overflow_packets_total 0"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -73,17 +73,21 @@ type Anchor struct {
 	calls    map[*call.Call]*callMedia
 	finished map[*call.Call]string // recordings of media targets, for OnEnd
 
-	packetsIn, packetsOut, lost atomic.Uint64 // over ended relays
+	packetsIn, packetsOut, lost, overflow atomic.Uint64 // over ended relays
 }
 
 // RTPStats counts the packets of every relay that has ended.
 type RTPStats struct {
 	PacketsIn, PacketsOut, Lost uint64
+	// Overflow: datagrams the kernel dropped for a full socket buffer (the
+	// relay read too slowly; Linux).
+	Overflow uint64
 }
 
 // Stats returns the RTP counters of ended calls, for metrics.
 func (a *Anchor) Stats() RTPStats {
-	return RTPStats{PacketsIn: a.packetsIn.Load(), PacketsOut: a.packetsOut.Load(), Lost: a.lost.Load()}
+	return RTPStats{PacketsIn: a.packetsIn.Load(), PacketsOut: a.packetsOut.Load(), Lost: a.lost.Load(),
+		Overflow: a.overflow.Load()}
 }
 
 // count adds a relay's final statistics to the totals.
@@ -92,6 +96,7 @@ func (a *Anchor) count(r *rtprelay.Relay) {
 		st := r.Stats(leg)
 		a.packetsIn.Add(st.PacketsIn)
 		a.packetsOut.Add(st.PacketsOut)
+		a.overflow.Add(st.Overflow)
 		if st.Lost > 0 {
 			a.lost.Add(uint64(st.Lost))
 		}
