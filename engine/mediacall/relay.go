@@ -303,7 +303,15 @@ func (a *Anchor) finishRecording(c *call.Call, log logger, rec *recorder.Recorde
 	if err := apps.WriteSidecar(rec.Path(), side); err != nil {
 		log.Warn("recording sidecar failed", "path", rec.Path(), "error", err)
 	}
-	log.Info("recording done", "path", rec.Path(), "duration_s", dur.Seconds())
+	st := rec.Stats()
+	log.Info("recording done", "path", rec.Path(), "duration_s", dur.Seconds(), "frames", st.Written)
+	if miss := st.Dropped + st.Late; miss > 0 && miss*100 > st.Written {
+		// Over 1 % of the frames are silence in the file although they
+		// reached the relay: the recorder fell behind (dropped) or they
+		// came too late or too early for their place.
+		log.Warn("recording has gaps the network did not cause", "path", rec.Path(),
+			"dropped", st.Dropped, "late", st.Late, "frames", st.Written)
+	}
 	a.event("recording.done", c, map[string]any{"path": rec.Path(), "duration_seconds": dur.Seconds(),
 		"sidecar": apps.SidecarPath(rec.Path())})
 	return rec.Path()
