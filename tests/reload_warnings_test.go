@@ -3,7 +3,6 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,31 +45,9 @@ type fullStatus struct {
 	Warnings   []string `json:"warnings"`
 }
 
-// apiGet GETs base+path with an optional bearer token.
-func apiGet(t *testing.T, url, token string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
-}
-
 func fullReloadStatus(t *testing.T, base, token string) fullStatus {
 	t.Helper()
-	code, body := apiGet(t, base+"/api/reload", token)
+	code, body := fetch(t, base+"/api/reload", token)
 	if code != 200 {
 		t.Fatalf("GET /api/reload: %d %s", code, body)
 	}
@@ -135,7 +112,7 @@ end
 		t.Errorf("the WARN reloaded line does not carry the warning")
 	}
 	srv.WaitLog(t, "reload event warnings: 1 "+want, 3*time.Second)
-	_, page := apiGet(t, base+"/", "")
+	_, page := fetch(t, base+"/", "")
 	if !strings.Contains(page, `class="alert warn"`) || !strings.Contains(page, want) {
 		t.Errorf("dashboard shows no warning banner with %q", want)
 	}
@@ -169,7 +146,7 @@ func TestReloadAdminTokenLive(t *testing.T) {
 	harness.WriteFile(t, dir, "pbx.yaml", warnPlan(warnListen, warnStorage, ""))
 	srv := startWatched(t, dir)
 	base := "http://" + srv.HTTP
-	if code, body := apiGet(t, base+"/api/calls", ""); code != 200 {
+	if code, body := fetch(t, base+"/api/calls", ""); code != 200 {
 		t.Fatalf("no token set: /api/calls %d %s", code, body)
 	}
 	gen := fullReloadStatus(t, base, "").Generation
@@ -177,7 +154,7 @@ func TestReloadAdminTokenLive(t *testing.T) {
 	const first, second = "first-admin-token-0001", "second-admin-token-0002"
 	harness.WriteFile(t, dir, "pbx.yaml", warnPlan(warnListen, warnStorage, `admin: {token: "`+first+`"}`))
 	waitFor(t, 5*time.Second, "token required", func() bool {
-		code, _ := apiGet(t, base+"/api/calls", "")
+		code, _ := fetch(t, base+"/api/calls", "")
 		return code == http.StatusUnauthorized
 	})
 	st := fullReloadStatus(t, base, first)
@@ -197,20 +174,20 @@ func TestReloadAdminTokenLive(t *testing.T) {
 		{"wrong token", "nope", 401},
 	}
 	for _, s := range steps {
-		if code, body := apiGet(t, base+"/api/calls", s.token); code != s.code {
+		if code, body := fetch(t, base+"/api/calls", s.token); code != s.code {
 			t.Errorf("%s: /api/calls %d, want %d (%s)", s.name, code, s.code, body)
 		}
 	}
-	if code, _ := apiGet(t, base+"/healthz", ""); code != 200 {
+	if code, _ := fetch(t, base+"/healthz", ""); code != 200 {
 		t.Errorf("/healthz needs no token, got %d", code)
 	}
 
 	harness.WriteFile(t, dir, "pbx.yaml", warnPlan(warnListen, warnStorage, `admin: {token: "`+second+`"}`))
 	waitFor(t, 5*time.Second, "token rotated", func() bool {
-		code, _ := apiGet(t, base+"/api/calls", first)
+		code, _ := fetch(t, base+"/api/calls", first)
 		return code == http.StatusUnauthorized
 	})
-	if code, body := apiGet(t, base+"/api/calls", second); code != 200 {
+	if code, body := fetch(t, base+"/api/calls", second); code != 200 {
 		t.Errorf("rotated token: /api/calls %d %s", code, body)
 	}
 }
@@ -244,7 +221,7 @@ func TestReloadWarnsAboutRestartSettings(t *testing.T) {
 	if !strings.Contains(srv.Logs(), "level=WARN msg=\"reloaded settings that need a restart") {
 		t.Errorf("the restart keys are not logged at WARN")
 	}
-	if _, page := apiGet(t, base+"/", ""); !strings.Contains(page, "listen.sip changed but takes effect only on restart") {
+	if _, page := fetch(t, base+"/", ""); !strings.Contains(page, "listen.sip changed but takes effect only on restart") {
 		t.Errorf("dashboard does not show the restart warning")
 	}
 }
@@ -339,13 +316,13 @@ func TestReloadAdminTokenOffLoopbackKept(t *testing.T) {
 	harness.WriteFile(t, dir, "pbx.yaml", warnPlan(warnListen, warnStorage, ""))
 	var body string
 	waitFor(t, 5*time.Second, "reload refused", func() bool {
-		_, body = apiGet(t, base+"/api/reload", token)
+		_, body = fetch(t, base+"/api/reload", token)
 		return strings.Contains(body, "not a loopback address")
 	})
 	if st := fullReloadStatus(t, base, token); st.Generation != before.Generation {
 		t.Errorf("generation %d, want %d kept", st.Generation, before.Generation)
 	}
-	if code, _ := apiGet(t, base+"/api/calls", ""); code != http.StatusUnauthorized {
+	if code, _ := fetch(t, base+"/api/calls", ""); code != http.StatusUnauthorized {
 		t.Errorf("/api/calls without the token: %d, want 401", code)
 	}
 }

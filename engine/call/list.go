@@ -32,18 +32,24 @@ type LegInfo struct {
 
 // Calls lists the calls in progress, oldest first.
 func (m *Manager) Calls() []Info {
-	m.mu.Lock()
-	calls := make([]*Call, 0, len(m.byID))
-	for _, c := range m.byID {
-		calls = append(calls, c)
-	}
-	m.mu.Unlock()
+	calls := m.live()
 	out := make([]Info, 0, len(calls))
 	for _, c := range calls {
 		out = append(out, c.info())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out
+}
+
+// live returns the calls in progress.
+func (m *Manager) live() []*Call {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	calls := make([]*Call, 0, len(m.byID))
+	for _, c := range m.byID {
+		calls = append(calls, c)
+	}
+	return calls
 }
 
 func (c *Call) info() Info {
@@ -70,12 +76,7 @@ const CauseInterrupted = "interrupted"
 // Call is a copy that the call's later changes do not touch. A journal of
 // these lets the next start record calls a killed process left.
 func (m *Manager) InProgress(now time.Time) []End {
-	m.mu.Lock()
-	calls := make([]*Call, 0, len(m.byID))
-	for _, c := range m.byID {
-		calls = append(calls, c)
-	}
-	m.mu.Unlock()
+	calls := m.live()
 	out := make([]End, 0, len(calls))
 	for _, c := range calls {
 		out = append(out, c.interrupted(now))
