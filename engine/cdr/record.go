@@ -64,7 +64,7 @@ const (
 // answered: the extension number of a user or a ring group's member, the
 // trunk id of a gateway; empty when no callee answered (a voicemail or an
 // IVR the PBX answered itself, an unanswered call). Records stored before
-// migration 0002 read back with both empty.
+// migrations 0002 and 0003 read back with both empty.
 type Record struct {
 	CallID      string `json:"call_id"`      // SIP Call-ID of the caller's leg; the primary key
 	Company     string `json:"company"`      // the caller extension's company, or the trunk's
