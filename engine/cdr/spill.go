@@ -33,6 +33,7 @@ func (w *Writer) spill(recs []Record) error {
 		w.lose(recs, err)
 		return fmt.Errorf("cdr: %d records not stored before the close deadline: spill: %w", len(recs), err)
 	}
+	w.settled(recs)
 	w.stats.spilled.Add(uint64(len(recs)))
 	w.log.Error("cdr records not stored before the close deadline: spilled, will be replayed at next start",
 		"rows", len(recs), "spill_file", path)

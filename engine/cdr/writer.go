@@ -36,6 +36,11 @@ type Writer struct {
 	ovMu     sync.Mutex
 	overflow []Record
 
+	// unstored holds, by call id, the records added and not yet stored or
+	// spilled, when WithUnstored asked for them (nil otherwise).
+	unMu     sync.Mutex
+	unstored map[string]Record
+
 	kick      chan struct{} // cap 1: a batch is ready
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -54,6 +59,7 @@ type writerConfig struct {
 	interval        time.Duration
 	spillPath       string
 	interruptedPath string
+	trackUnstored   bool
 	attemptTimeout  time.Duration
 	minBackoff      time.Duration
 	maxBackoff      time.Duration
@@ -94,6 +100,14 @@ func WithSpillFile(path string) WriterOption {
 // removes it.
 func WithInterruptedFile(path string) WriterOption {
 	return func(c *writerConfig) { c.interruptedPath = path }
+}
+
+// WithUnstored makes the Writer keep the records it holds but has not
+// stored or spilled yet, for Unstored: a journal of calls in progress adds
+// them, so that a process killed before its writer caught up (a slow or
+// unreachable database, or just the next flush) loses none.
+func WithUnstored() WriterOption {
+	return func(c *writerConfig) { c.trackUnstored = true }
 }
 
 // WithRetryBackoff sets the wait after the first failed insert and its cap
@@ -146,6 +160,9 @@ func NewWriter(log *slog.Logger, ins Inserter, opts ...WriterOption) *Writer {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	if cfg.trackUnstored {
+		w.unstored = make(map[string]Record)
+	}
 	go w.run()
 	return w
 }
@@ -163,6 +180,11 @@ func (w *Writer) Add(rec Record) {
 		return
 	}
 	w.stats.added.Add(1)
+	if w.unstored != nil {
+		w.unMu.Lock()
+		w.unstored[rec.CallID] = rec
+		w.unMu.Unlock()
+	}
 	select {
 	case w.ch <- rec:
 		if len(w.ch) >= w.cfg.batch {
@@ -329,7 +351,35 @@ func (w *Writer) flush(batch []Record) bool {
 	}
 }
 
+// Unstored returns the records added and not yet stored or spilled (nil
+// without WithUnstored).
+func (w *Writer) Unstored() []Record {
+	if w.unstored == nil {
+		return nil
+	}
+	w.unMu.Lock()
+	defer w.unMu.Unlock()
+	out := make([]Record, 0, len(w.unstored))
+	for _, r := range w.unstored {
+		out = append(out, r)
+	}
+	return out
+}
+
+// settled drops batch's records from the unstored ones: stored or spilled.
+func (w *Writer) settled(batch []Record) {
+	if w.unstored == nil {
+		return
+	}
+	w.unMu.Lock()
+	for i := range batch {
+		delete(w.unstored, batch[i].CallID)
+	}
+	w.unMu.Unlock()
+}
+
 func (w *Writer) stored(batch []Record, inserted, attempts int) {
+	w.settled(batch)
 	w.stats.written.Add(uint64(len(batch)))
 	if dup := len(batch) - inserted; dup > 0 {
 		w.stats.duplicates.Add(uint64(dup))

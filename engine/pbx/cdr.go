@@ -125,25 +125,34 @@ func openCDR(ctx context.Context, p *PBX, dsn, base string) error {
 	journal, interrupted := base+".journal.jsonl", base+".interrupted.jsonl"
 	switch n, err := cdr.TakeJournal(p.log, journal, interrupted); {
 	case err != nil:
-		p.log.Error("call records: the previous run's journal could not be read: calls it held get no record", "err", err)
+		// Moved aside, not overwritten by this run's journal: its records
+		// can still be stored by hand (JSON lines).
+		aside := journal + ".failed-" + time.Now().UTC().Format("20060102T150405")
+		p.log.Error("call records: the previous run's journal could not be taken over; moved aside",
+			"err", err, "file", aside, "rename_err", os.Rename(journal, aside))
 	case n > 0:
 		p.log.Warn("the previous run stopped with calls up: their records are stored as interrupted",
 			"calls", n, "file", interrupted)
 	}
 	p.store = store
-	p.cdrw = cdr.NewWriter(p.log, store, cdr.WithSpillFile(base+".spill.jsonl"), cdr.WithInterruptedFile(interrupted))
+	p.cdrw = cdr.NewWriter(p.log, store, cdr.WithSpillFile(base+".spill.jsonl"), cdr.WithInterruptedFile(interrupted),
+		cdr.WithUnstored())
 	p.journal = cdr.NewJournal(p.log, journal, 0, p.inProgress)
 	return nil
 }
 
-// inProgress is what the calls up now would leave in the call records if
-// the process died now.
+// inProgress is what the call records would lose if the process died now:
+// the records of ended calls the writer holds but has not stored yet (a
+// slow database, or only the next flush), then those the calls still up
+// would get. A call just ending can be in both: its complete record comes
+// first, and the next start stores the first of a call id.
 func (p *PBX) inProgress(now time.Time) []cdr.Record {
+	recs := p.cdrw.Unstored()
 	ends := p.calls.InProgress(now)
-	recs := make([]cdr.Record, len(ends))
-	for i, e := range ends {
-		recs[i] = Record(e)
-		recs[i].RecordingPath = p.media.RecordingFile(e.Call)
+	for _, e := range ends {
+		rec := Record(e)
+		rec.RecordingPath = p.media.RecordingFile(e.Call)
+		recs = append(recs, rec)
 	}
 	return recs
 }
