@@ -105,7 +105,8 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	users := registrar.UsersFunc(func(_, user string) (sipauth.Credential, bool) {
 		return credential(p.mgr.Current().Config, user)
 	})
-	p.reg = registrar.New(log, auth, users, registrar.WithBans(p.bans), registrar.WithOnChange(p.registration))
+	p.reg = registrar.New(log, auth, users, registrar.WithBans(p.bans), registrar.WithOnChange(p.registration),
+		registrar.WithGeneration(func() uint64 { return p.mgr.Current().Gen }))
 	var specs []trunk.Spec
 	for _, co := range cfg.Companies {
 		for _, t := range co.Trunks {

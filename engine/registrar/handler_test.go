@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,6 +359,31 @@ func TestSweepRemovesGoneExtensions(t *testing.T) {
 	f.reg.Sweep()
 	if got := f.takeEvents(); len(got) != 0 {
 		t.Fatalf("second sweep: %q", got)
+	}
+}
+
+// TestSweepPrunesOnNewGeneration: with WithGeneration, users are looked up
+// only when the generation changed.
+func TestSweepPrunesOnNewGeneration(t *testing.T) {
+	var gen atomic.Uint64
+	gen.Store(1)
+	f := newFixture(t, WithGeneration(gen.Load))
+	f.do(t, reg{user: "202", password: "pw202", contacts: []string{"<sip:202@10.0.0.6>"}})
+	f.reg.Sweep() // generation 1 checked
+	f.takeEvents()
+	var lookups atomic.Int32
+	f.reg.users = UsersFunc(func(d, user string) (sipauth.Credential, bool) {
+		lookups.Add(1)
+		return sipauth.Credential{}, false // 202 is gone
+	})
+	f.reg.Sweep()
+	if got := f.takeEvents(); len(got) != 0 || lookups.Load() != 0 {
+		t.Fatalf("same generation: events %q, %d lookups; want none", got, lookups.Load())
+	}
+	gen.Store(2)
+	f.reg.Sweep()
+	if got := f.takeEvents(); len(got) != 1 || got[0] != "removed sip:202@10.0.0.6" {
+		t.Fatalf("new generation: events %q", got)
 	}
 }
 

@@ -41,6 +41,8 @@ type Registrar struct {
 	minExpires, maxExpires, defExpires int
 	maxContacts                        int
 	onChange                           func(Event)
+	generation                         func() uint64 // of the users; nil: check them every sweep
+	prunedGen                          uint64        // the generation Sweep last checked (Sweep's goroutine)
 
 	st *store
 }
@@ -80,6 +82,11 @@ func WithExpires(minSec, maxSec, defSec int) Option {
 // WithMaxContacts caps the contacts of one AOR (default 10; 0 = no cap).
 func WithMaxContacts(n int) Option { return func(r *Registrar) { r.maxContacts = n } }
 
+// WithGeneration tells the registrar when its users may have changed (a
+// config generation): Sweep looks for bindings of removed users only then,
+// not every second (each lookup may scan a company's extensions).
+func WithGeneration(gen func() uint64) Option { return func(r *Registrar) { r.generation = gen } }
+
 // WithOnChange calls f for every register, refresh, unregister and expiry.
 // f runs on the caller's goroutine with no lock held and must not block.
 func WithOnChange(f func(Event)) Option { return func(r *Registrar) { r.onChange = f } }
@@ -114,6 +121,13 @@ func (r *Registrar) All() []Binding { return r.st.all(r.now()) }
 func (r *Registrar) Sweep() {
 	now := r.now()
 	r.emit(r.st.sweep(now))
+	if r.generation != nil {
+		gen := r.generation()
+		if gen == r.prunedGen {
+			return
+		}
+		r.prunedGen = gen
+	}
 	for _, a := range r.st.aors() {
 		if _, ok := r.users.Credential(a.domain, a.aor); !ok {
 			r.emit(r.st.remove(a.aor, now, EventRemoved))
