@@ -122,6 +122,12 @@ func openCDR(ctx context.Context, p *PBX, dsn, base string) error {
 		store.Close()
 		return err
 	}
+	unlock, err := cdr.LockFiles(base + ".lock")
+	if err != nil {
+		store.Close()
+		return err
+	}
+	p.unlockCDR = unlock
 	journal, interrupted := base+".journal.jsonl", base+".interrupted.jsonl"
 	switch n, err := cdr.TakeJournal(p.log, journal, interrupted); {
 	case err != nil:

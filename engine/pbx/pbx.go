@@ -59,10 +59,11 @@ type PBX struct {
 	trunks *trunk.Manager
 	bans   *ban.Tracker
 
-	media   *mediacall.Anchor
-	store   cdr.Store // nil without storage.cdr
-	cdrw    *cdr.Writer
-	journal *cdr.Journal // the records calls in progress would get if the process died
+	media     *mediacall.Anchor
+	store     cdr.Store // nil without storage.cdr
+	cdrw      *cdr.Writer
+	journal   *cdr.Journal // the records calls in progress would get if the process died
+	unlockCDR func() error // releases the lock on the journal and spill files
 
 	dir       atomic.Pointer[directory]
 	closeOnce sync.Once
@@ -250,6 +251,7 @@ func (p *PBX) closeCDR() {
 	if err := p.store.Close(); err != nil {
 		p.log.Error("call records: close", "err", err)
 	}
+	_ = p.unlockCDR()
 	p.cdrw, p.store = nil, nil
 }
 
