@@ -16,7 +16,8 @@ import (
 // Events of one call go to one worker (chosen by the call id), so they
 // reach on_event in the order they were emitted; events of no call all go
 // to one worker too. Different calls run on different workers at once.
-// QueueSize bounds the events queued across all workers.
+// Each worker's queue holds QueueSize/Workers events (rounded up): a full
+// queue drops only the events of the calls that share its worker.
 func (p *Program) Emit(ev engine.Event) {
 	if p.sites[hookEvent].file == "" {
 		return
@@ -26,17 +27,10 @@ func (p *Program) Emit(ev engine.Event) {
 		p.dropped()
 		return
 	}
-	// A full queue is seen with one load; only an event that may fit pays
-	// for the increment (and its undo when another Emit took the last room).
-	if limit := int64(p.opts.QueueSize); p.queued.Load() < limit {
-		if p.queued.Add(1) <= limit {
-			select {
-			case p.queues[workerOf(ev.CallID, len(p.queues))] <- ev:
-				return
-			default: // cannot happen: each queue holds QueueSize
-			}
-		}
-		p.queued.Add(-1)
+	select {
+	case p.queues[workerOf(ev.CallID, len(p.queues))] <- ev:
+		return
+	default: // this worker's queue is full
 	}
 	p.dropped()
 	// Log the 1st, 2nd, 4th, 8th... drop: a full queue stays visible
@@ -44,6 +38,12 @@ func (p *Program) Emit(ev engine.Event) {
 	if n := p.st.eventsDropped.Add(1); n&(n-1) == 0 {
 		p.log.Warn("lua event queue full, events dropped", "type", ev.Type, "call_id", ev.CallID, "dropped", n)
 	}
+}
+
+// queueShare is how many events one worker's queue holds: size/workers
+// rounded up, at least 1.
+func queueShare(size, workers int) int {
+	return max(1, (size+workers-1)/max(1, workers))
 }
 
 // workerOf picks the worker of a call's events: FNV-1a of the call id, so
@@ -72,13 +72,11 @@ func (p *Program) worker(q chan engine.Event) {
 	for {
 		select {
 		case ev := <-q:
-			p.queued.Add(-1)
 			p.event(ev)
 		case <-p.stop:
 			for {
 				select {
 				case ev := <-q:
-					p.queued.Add(-1)
 					p.event(ev)
 				default:
 					return

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	lua "github.com/yuin/gopher-lua"
+
 	"luapbx/engine"
 )
 
@@ -40,7 +42,7 @@ end`}, Options{})
 }
 
 // TestEmitNeverBlocks: with on_event stuck, Emit still returns at once and
-// drops past QueueSize events queued in all worker queues together.
+// drops past each worker's share of QueueSize (QueueSize/Workers).
 func TestEmitNeverBlocks(t *testing.T) {
 	other := "call-b"
 	for i := 0; workerOf(other, 2) == workerOf("call-a", 2); i++ {
@@ -52,9 +54,9 @@ func TestEmitNeverBlocks(t *testing.T) {
 		minDr, maxDr uint64
 	}{
 		// Events of no call share one worker: 1 running (maybe not yet
-		// picked up) + 4 queued.
-		{"no call", []string{""}, 95, 96},
-		// Two calls on two workers: 2 running + 4 queued in all, not 4 each.
+		// picked up) + its 2 queued.
+		{"no call", []string{""}, 97, 98},
+		// Two calls on two workers: 1 running + 2 queued on each.
 		{"two calls", []string{"call-a", other}, 94, 96},
 	}
 	for _, tc := range tests {
@@ -156,5 +158,71 @@ func TestWantEvent(t *testing.T) {
 	}
 	if !errors.Is(&HookError{Err: ErrTimeout}, ErrTimeout) {
 		t.Fatal("HookError must unwrap")
+	}
+}
+
+// TestSlowCallDoesNotStarveOtherWorker: one call whose on_event is stuck
+// (a CRM timing out) fills its own worker's queue; it used to fill the one
+// QueueSize shared by all workers, and the events of calls on the idle
+// worker were dropped.
+func TestSlowCallDoesNotStarveOtherWorker(t *testing.T) {
+	slow, other := "call-slow", ""
+	for i := range 100 {
+		if id := fmt.Sprintf("call-o%d", i); workerOf(id, 2) != workerOf(slow, 2) {
+			other = id
+			break
+		}
+	}
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var ran atomic.Int32
+	p := load(t, map[string]string{"e.lua": `
+function on_event(ev)
+  if ev.call_id == "call-slow" then hold() else ran() end
+end`}, Options{Workers: 2, QueueSize: 8, EventTimeout: 10 * time.Second, extra: map[string]lua.LGFunction{
+		"hold": func(*lua.LState) int {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			<-release
+			return 0
+		},
+		"ran": func(*lua.LState) int { ran.Add(1); return 0 },
+	}})
+	defer close(release) // before load's cleanup closes p
+	p.Emit(engine.Event{Type: "call.start", CallID: slow})
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow call's on_event did not start")
+	}
+	for range 12 { // its worker's 4 places, then 8 dropped
+		p.Emit(engine.Event{Type: "call.dtmf", CallID: slow})
+	}
+	if s := p.Stats(); s.EventsDropped != 8 {
+		t.Fatalf("dropped %d of the slow call's events, want 8 (its worker holds QueueSize/Workers = 4); stats %+v", s.EventsDropped, s)
+	}
+	p.Emit(engine.Event{Type: "call.start", CallID: other}) // its worker is idle
+	for deadline := time.Now().Add(10 * time.Second); ran.Load() == 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the other call's event did not run (its worker was idle); stats %+v", p.Stats())
+		}
+	}
+	if s := p.Stats(); s.EventsDropped != 8 {
+		t.Fatalf("stats %+v: the other call's event was dropped", s)
+	}
+}
+
+func TestQueueShare(t *testing.T) {
+	tests := []struct{ size, workers, want int }{
+		{8, 2, 4}, {5, 2, 3}, {256, 3, 86}, {1, 2, 1}, {4, 1, 4}, {0, 2, 1},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%d/%d", tc.size, tc.workers), func(t *testing.T) {
+			if got := queueShare(tc.size, tc.workers); got != tc.want {
+				t.Fatalf("queueShare(%d, %d) = %d, want %d", tc.size, tc.workers, got, tc.want)
+			}
+		})
 	}
 }

@@ -47,7 +47,9 @@ type Options struct {
 	Events string
 	// Logger receives script logs and hook errors; nil discards.
 	Logger *slog.Logger
-	// QueueSize is the on_event queue length; Workers how many run at once.
+	// QueueSize is the on_event queue length, shared out among the
+	// Workers (each holds QueueSize/Workers, rounded up); Workers is how
+	// many events run at once.
 	QueueSize int
 	Workers   int
 	// Concurrency is how many routing hooks run at once (default GOMAXPROCS).

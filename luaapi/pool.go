@@ -24,10 +24,12 @@ type state struct {
 }
 
 // get takes an idle state. When none is idle, a hook off the call path
-// (on_event, a call of the plan's tests:) builds one; a routing hook for a
-// call asks the builder for one and waits at most wait for a state to come
-// back or be built, so a slow build (top-level code that takes long, after
-// a hook error discarded a state) never holds a call up longer than that.
+// (on_event, a call of the plan's tests:) builds one. A routing hook for a
+// call builds one itself when builds are fast (the last took under half of
+// wait: a burst of calls right after a load or reload); otherwise it wakes
+// the builder and waits at most wait for a state to come back or be built,
+// so a slow build (top-level code that takes long, after a hook error
+// discarded a state) never holds a call up longer than that.
 func (p *Program) get(callPath bool, wait time.Duration) (*state, error) {
 	if s, left := p.free.take(); s != nil {
 		if left == 0 {
@@ -38,6 +40,11 @@ func (p *Program) get(callPath bool, wait time.Duration) (*state, error) {
 	if !callPath || p.closed.Load() { // no builder after Close
 		return p.newState(p.base, false)
 	}
+	if wait > 0 && p.buildsFast(wait) {
+		// The state goes to the pool after the hook: no builder needed,
+		// and none competing for the CPU with the burst.
+		return p.newState(p.base, false)
+	}
 	p.wantState()
 	if wait <= 0 {
 		return nil, errNoState
@@ -46,6 +53,22 @@ func (p *Program) get(callPath bool, wait time.Duration) (*state, error) {
 		return s, nil
 	}
 	return nil, errNoState
+}
+
+// buildsFast tells whether a hook that may wait wait for a state can build
+// one itself: the last build took less than half of wait.
+func (p *Program) buildsFast(wait time.Duration) bool {
+	last := time.Duration(p.buildTime.Load())
+	return last > 0 && last < wait/2
+}
+
+// noteBuild records how long a build that began at start took, failed or
+// not, unless it was cancelled (Close): a build that fails by running past
+// LoadTimeout also tells that builds are slow.
+func (p *Program) noteBuild(start time.Time, parent context.Context) {
+	if parent.Err() == nil {
+		p.buildTime.Store(int64(time.Since(start)))
+	}
 }
 
 // errNoState: no Lua state was idle and none was built within the hook's

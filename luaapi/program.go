@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -58,7 +59,6 @@ type Program struct {
 	allow  allowList
 
 	queues []chan engine.Event // one per worker; a call's events share one
-	queued atomic.Int64        // events in all queues, at most QueueSize
 	stop   chan struct{}
 	base   context.Context // cancelled when Close gives up draining
 	cancel context.CancelFunc
@@ -68,6 +68,7 @@ type Program struct {
 	buildCtx    context.Context // cancelled by Close: stops a build under way
 	buildCancel context.CancelFunc
 	buildErr    atomic.Pointer[string] // the builder's last failure, "" after a success
+	buildTime   atomic.Int64           // how long the last build took (ns), see buildsFast
 	bwg         sync.WaitGroup         // the builder
 	closeOnce   sync.Once
 	closed      atomic.Bool // Close began: Emit drops, no background builds
@@ -130,13 +131,15 @@ func newProgram(scripts []script, opts Options) (*Program, error) {
 	p.put(first)
 	p.bwg.Add(1)
 	go p.builder()
+	p.wantState() // spares before the first calls (a burst after a reload)
 	if p.sites[hookEvent].file != "" {
 		p.queues = make([]chan engine.Event, opts.Workers)
 		p.wg.Add(opts.Workers)
 		for i := range p.queues {
-			// Each queue can hold every queued event (Emit bounds the
-			// total), so a busy call never makes another call's event drop.
-			p.queues[i] = make(chan engine.Event, opts.QueueSize)
+			// Each worker's queue holds its share of QueueSize: a call
+			// whose on_event is slow fills its own worker's queue only,
+			// never the room of the calls on the other workers.
+			p.queues[i] = make(chan engine.Event, queueShare(opts.QueueSize, opts.Workers))
 			go p.worker(p.queues[i])
 		}
 	}
@@ -194,6 +197,7 @@ func (p *Program) Events() string { return p.opts.Events }
 // LoadTimeout and parent. With check set (the first state of a Program) it
 // also finds which file defines each hook and fails on a hook defined twice.
 func (p *Program) newState(parent context.Context, check bool) (*state, error) {
+	defer p.noteBuild(time.Now(), parent)
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:    true,
 		CallStackSize:   200,

@@ -2,8 +2,12 @@ package luaapi
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
+
+	lua "github.com/yuin/gopher-lua"
 
 	"luapbx/engine/routing"
 )
@@ -115,5 +119,60 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("no %s after 20 s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestBurstAfterLoadBuildsOnCallPath: right after a Program is loaded
+// (startup, every reload) it has one state; a burst of concurrent calls
+// waited for the one background builder and 3-4 of 8 were skipped as busy.
+// Builds that are known to be fast (60 ms here, the budget 150 ms) are now
+// made on the call path, as before the builder. The top-level code and the
+// hook sleep rather than spin: 8 spinning hooks on 2 cores run past their
+// budget now and then, which is not what this test is about.
+func TestBurstAfterLoadBuildsOnCallPath(t *testing.T) {
+	const script = `
+sleep_ms(60)
+function on_route(call, decision)
+  sleep_ms(100) -- a 100 ms lookup
+  return {target = "group:600"}
+end
+`
+	const calls = 8
+	p := load(t, map[string]string{"slow.lua": script}, Options{
+		Timeout: 150 * time.Millisecond, LoadTimeout: 20 * time.Second, Concurrency: calls,
+		extra: map[string]lua.LGFunction{"sleep_ms": func(L *lua.LState) int {
+			time.Sleep(time.Duration(L.CheckInt(1)) * time.Millisecond)
+			return 0
+		}},
+	})
+	errs := make(chan error, calls)
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Go(func() {
+			ch, err := p.Route(testCall(), testDecision())
+			if err == nil && ch.Target != "group:600" {
+				err = fmt.Errorf("change %+v, want target group:600", ch)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a call right after load: %v", err)
+		}
+	}
+	if s := p.Stats(); s.Busy != 0 || s.Errors != 0 || s.Hooks != calls {
+		t.Fatalf("stats = %+v, want %d hooks and none busy", s, calls)
+	}
+}
+
+// TestBuilderWokenAtLoad: a new Program builds its spares before any call.
+func TestBuilderWokenAtLoad(t *testing.T) {
+	p := load(t, map[string]string{"r.lua": `function on_route() end`}, Options{})
+	waitFor(t, "spare states after load", func() bool { return p.free.len() >= spareStates })
+	if s := p.Stats(); s.StatesCreated != spareStates {
+		t.Fatalf("stats = %+v, want %d states built", s, spareStates)
 	}
 }
