@@ -19,9 +19,10 @@ import (
 
 // postedEvent is what events.lua posts for each on_event call.
 type postedEvent struct {
-	Type   string         `json:"type"`
-	CallID string         `json:"call_id"`
-	Data   map[string]any `json:"data"`
+	Type    string         `json:"type"`
+	CallID  string         `json:"call_id"`
+	Data    map[string]any `json:"data"`
+	Version int            `json:"version"` // the script's VERSION, when it sends one
 }
 
 // eventSink is a local HTTP service standing for a CRM's webhook.
@@ -161,5 +162,89 @@ end
 	slices.Sort(regs)
 	if !slices.Equal(regs, []string{"202", "203"}) {
 		t.Errorf("registration events for %q, want 202 and 203", regs)
+	}
+}
+
+// A call's events all go to the on_event of the generation the call runs
+// with: a reload during the call does not hand its end to the new script;
+// the next call gets the new one.
+func TestEventsStayWithTheCallsGeneration(t *testing.T) {
+	sink := &eventSink{}
+	crm := httptest.NewServer(sink)
+	t.Cleanup(crm.Close)
+	dir := t.TempDir()
+	harness.WriteFile(t, dir, "pbx.yaml", fmt.Sprintf(`listen: {sip: ["udp:127.0.0.1:0"], http: "127.0.0.1:0", rtp_ports: "31600-31699"}
+storage: {cdr: "sqlite:%s"}
+scripts: {events: all}
+companies:
+  - id: acme
+    timezone: Europe/Rome
+    extensions:
+      - {number: "201", password: "a-long-passphrase-201"}
+      - {number: "202", password: "a-long-passphrase-202"}
+`, filepath.Join(dir, "cdr.db")))
+	script := func(version int) string {
+		return fmt.Sprintf(`
+VERSION = %d
+function on_event(ev)
+  http.post(%q, json.encode({type = ev.type, call_id = ev.call_id, version = VERSION}))
+end
+`, version, crm.URL)
+	}
+	harness.WriteFile(t, dir, "events.lua", script(1))
+	srv := harness.Start(t, dir, "pbx.yaml")
+	caller, callee := newPhone(t, srv, "201"), newPhone(t, srv, "202")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ans, err := callee.StartAnswer(ctx, phone.AnswerOptions{Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	register(t, callee)
+
+	first := make(chan phone.Summary, 1)
+	go func() {
+		s, _ := caller.Call(ctx, "202", phone.CallOptions{HangupAfter: 3 * time.Second})
+		first <- s
+	}()
+	var firstID string
+	waitFor(t, 5*time.Second, "the first call answered", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for _, ev := range sink.evs {
+			if ev.Type == "call.answered" {
+				firstID = ev.CallID
+				return true
+			}
+		}
+		return false
+	})
+	harness.WriteFile(t, dir, "events.lua", script(2))
+	waitFor(t, 5*time.Second, "the reload to generation 2", func() bool {
+		var st struct{ Generation uint64 }
+		getJSON(t, srv, "/api/reload", &st)
+		return st.Generation == 2
+	})
+	if s := <-first; s.FinalCode != 200 {
+		t.Fatalf("first call: %+v", s)
+	}
+	s, err := caller.Call(ctx, "202", phone.CallOptions{HangupAfter: 200 * time.Millisecond})
+	if err != nil || s.FinalCode != 200 {
+		t.Fatalf("second call: %v %+v", err, s)
+	}
+	_, _ = ans.Wait()
+
+	waitFor(t, 5*time.Second, "both calls' ends", func() bool {
+		return slices.Contains(sink.types(firstID), "call.end") && slices.Contains(sink.types(s.CallID), "call.end")
+	})
+	for _, c := range []struct {
+		id      string
+		version int
+	}{{firstID, 1}, {s.CallID, 2}} {
+		for _, ev := range sink.of(c.id) {
+			if ev.Version != c.version {
+				t.Errorf("call %s: %s went to script version %d, want %d (the call's generation)", c.id, ev.Type, ev.Version, c.version)
+			}
+		}
 	}
 }

@@ -228,6 +228,9 @@ func (c *Call) answeredBy(disposition string) string {
 // eventsOn says whether this call's events go anywhere; callers skip
 // building the extra fields of an event nobody gets.
 func (c *Call) eventsOn() bool {
+	if s, ok := c.Snapshot.(EventSink); ok {
+		return s.WantEvents(c.Decision.Integration)
+	}
 	return c.m.cfg.Events != nil && (c.m.cfg.WantEvents == nil || c.m.cfg.WantEvents(c.Decision.Integration))
 }
 
@@ -244,7 +247,12 @@ func (c *Call) event(typ string, extra map[string]any) {
 	for k, v := range extra {
 		data[k] = v
 	}
-	c.m.emit(engine.Event{Type: typ, Time: c.m.cfg.Now(), CallID: c.ID, Data: data})
+	ev := engine.Event{Type: typ, Time: c.m.cfg.Now(), CallID: c.ID, Data: data}
+	if s, ok := c.Snapshot.(EventSink); ok {
+		s.Emit(ev)
+		return
+	}
+	c.m.emit(ev)
 }
 
 // result is how a target attempt (and finally the call) ended.

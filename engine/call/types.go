@@ -15,6 +15,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"luapbx/engine"
 	"luapbx/engine/registrar"
 	"luapbx/engine/routing"
 	"luapbx/engine/sipauth"
@@ -76,6 +77,17 @@ type Snapshot interface {
 	Directory
 	Router
 	Generation() uint64
+}
+
+// EventSink is what a Snapshot may also be: the scripts of its
+// generation. A call's events then go to the snapshot it runs with, not
+// to Config.Events, so the on_event the call started with gets all of
+// them, in order, even when a reload comes in between.
+type EventSink interface {
+	// WantEvents says whether events of a call whose decision has this
+	// integration flag go anywhere.
+	WantEvents(integration bool) bool
+	Emit(ev engine.Event)
 }
 
 // Snapshots returns the live snapshot and a function releasing it, called

@@ -253,13 +253,20 @@ func (a *Anchor) lookup(c *call.Call) *callMedia {
 	return a.calls[c]
 }
 
-// event sends a media event of call c; its data says whether the call's
-// rule is an integration rule, as the call layer's events do, so that the
-// scripts.events filter treats both alike. Called on c's owner goroutine.
+// event sends a media event of call c, to the scripts of the snapshot the
+// call runs with when it has them (call.EventSink), as the call layer's
+// events go; its data says whether the call's rule is an integration rule,
+// so that the scripts.events filter treats both alike. Called on c's owner
+// goroutine.
 func (a *Anchor) event(typ string, c *call.Call, data map[string]any) {
+	data["integration"] = c.Decision.Integration
+	ev := engine.Event{Type: typ, Time: a.opts.Now(), CallID: c.ID, Data: data}
+	if s, ok := c.Snapshot.(call.EventSink); ok {
+		s.Emit(ev)
+		return
+	}
 	if a.opts.Events != nil {
-		data["integration"] = c.Decision.Integration
-		a.opts.Events(engine.Event{Type: typ, Time: a.opts.Now(), CallID: c.ID, Data: data})
+		a.opts.Events(ev)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"luapbx/engine"
 	"luapbx/engine/call"
 	"luapbx/engine/config"
 	"luapbx/engine/reload"
@@ -117,3 +118,13 @@ func credential(cfg *config.Config, user string) (sipauth.Credential, bool) {
 	}
 	return sipauth.Credential{}, false
 }
+
+// WantEvents is call.EventSink's: whether this generation's scripts get
+// the events of a call with this integration flag.
+func (d *directory) WantEvents(integration bool) bool { return wantEvents(d.snap, integration) }
+
+// Emit is call.EventSink's: a call's events go to the scripts of the
+// generation it runs with, filtered as that generation's scripts.events
+// says, so a reload during the call does not split them between two
+// on_event versions.
+func (d *directory) Emit(ev engine.Event) { emitFiltered(d.snap, ev) }

@@ -317,10 +317,16 @@ func (p *PBX) snapshot() (call.Snapshot, func()) {
 	return d, s.Release
 }
 
-// event passes a call event to the scripts: with `scripts.events:
+// event passes a call event to the live snapshot's scripts (calls send
+// theirs to their own snapshot, see directory.Emit).
+func (p *PBX) event(ev engine.Event) { emitFiltered(p.mgr.Current(), ev) }
+
+// wantEvents says whether p.event would pass on an event.
+func (p *PBX) wantEvents(integration bool) bool { return wantEvents(p.mgr.Current(), integration) }
+
+// emitFiltered passes a call event to s's scripts: with `scripts.events:
 // integration` only for calls whose deciding rule asked for it.
-func (p *PBX) event(ev engine.Event) {
-	s := p.mgr.Current()
+func emitFiltered(s *reload.Snapshot, ev engine.Event) {
 	if s.Config.Scripts.Events != "all" {
 		if integ, _ := ev.Data["integration"].(bool); !integ {
 			return
@@ -329,10 +335,9 @@ func (p *PBX) event(ev engine.Event) {
 	s.Emit(ev)
 }
 
-// wantEvents says whether p.event would pass on an event: only when the
-// live snapshot has scripts, and then as p.event filters.
-func (p *PBX) wantEvents(integration bool) bool {
-	s := p.mgr.Current()
+// wantEvents says whether emitFiltered would pass on an event: only when
+// s has scripts, and then as emitFiltered filters.
+func wantEvents(s *reload.Snapshot, integration bool) bool {
 	return s.Policy != nil && (integration || s.Config.Scripts.Events == "all")
 }
 
