@@ -62,8 +62,8 @@ type Stats struct {
 	Rejected   uint64  `json:"rejected"`  // from a source we do not accept
 	// Overflow: datagrams the kernel dropped because our socket's receive
 	// buffer was full (we read too slowly: a starved poller). Linux poller
-	// only; known once Run has returned (the socket's count, so with a
-	// hand-over it includes the Endpoint's time).
+	// only; known once Run has returned (the socket's count since the
+	// relay took it, so not an Endpoint's time before a hand-over).
 	Overflow uint64         `json:"overflow"`
 	Remote   netip.AddrPort `json:"remote"`  // where we send now
 	Latched  bool           `json:"latched"` // Remote comes from real packets

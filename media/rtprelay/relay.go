@@ -109,6 +109,9 @@ type Relay struct {
 	closed  bool
 
 	raw [2]*rawSock // the descriptors the poller owns (Linux), else nil
+	// dropsBase is each socket's kernel drop count when the relay took it
+	// (an Endpoint may have owned the port before): Overflow is the rest.
+	dropsBase [2]uint64
 
 	stop      chan struct{}
 	done      chan struct{}

@@ -21,6 +21,9 @@ func (r *Relay) startPoller() (stop func(), ok bool, err error) {
 			return nil, false, err
 		}
 	}
+	for i, rs := range r.raw {
+		r.dropsBase[i], _ = socketDrops(rs.fd) // 0 when unavailable
+	}
 	fa := &forwarder{r: r, in: r.legs[A], out: r.legs[B]}
 	fb := &forwarder{r: r, in: r.legs[B], out: r.legs[A]}
 	ids, err := p.register(r, fa, fb, r.raw[A], r.raw[B])
@@ -47,6 +50,7 @@ func (r *Relay) noteOverflow() {
 			r.log.Debug("rtp socket drop count unavailable", "leg", Leg(i).String(), "err", err)
 			continue
 		}
+		n -= min(n, r.dropsBase[i]) // before the relay took the socket
 		r.legs[i].overflow.Store(n)
 		if n > 0 {
 			r.log.Warn("rtp receive buffer overflowed: datagrams dropped before the relay read them",
