@@ -56,6 +56,14 @@ func (s *eventSink) of(callID string) []postedEvent {
 	return out
 }
 
+// startEventSink serves a new eventSink on 127.0.0.1 and returns its URL.
+func startEventSink(t *testing.T) (*eventSink, string) {
+	sink := &eventSink{}
+	srv := httptest.NewServer(sink)
+	t.Cleanup(srv.Close)
+	return sink, srv.URL
+}
+
 func (s *eventSink) types(callID string) []string {
 	var out []string
 	for _, ev := range s.of(callID) {
@@ -69,9 +77,7 @@ func (s *eventSink) types(callID string) []string {
 // record's fields; a recorded call of a plain rule sends none, not even
 // recording.done (scripts.events: integration); registrations always.
 func TestIntegrationEvents(t *testing.T) {
-	sink := &eventSink{}
-	crm := httptest.NewServer(sink)
-	t.Cleanup(crm.Close)
+	sink, crm := startEventSink(t)
 	dir := t.TempDir()
 	harness.WriteFile(t, dir, "pbx.yaml", fmt.Sprintf(`listen: {sip: ["udp:127.0.0.1:0"], http: "127.0.0.1:0", rtp_ports: "31500-31599"}
 storage: {cdr: "sqlite:%s", recordings: %q}
@@ -94,7 +100,7 @@ function on_event(ev)
   local res, err = http.post(%q, json.encode({type = ev.type, call_id = ev.call_id, data = ev.data}))
   if not res then pbx.log("warn", "webhook: " .. tostring(err)) end
 end
-`, crm.URL))
+`, crm))
 	srv := harness.Start(t, dir, "pbx.yaml")
 
 	talk, err := phone.RTPMedia(phone.MediaOptions{Play: make([]int16, 8000)})
@@ -169,9 +175,7 @@ end
 // with: a reload during the call does not hand its end to the new script;
 // the next call gets the new one.
 func TestEventsStayWithTheCallsGeneration(t *testing.T) {
-	sink := &eventSink{}
-	crm := httptest.NewServer(sink)
-	t.Cleanup(crm.Close)
+	sink, crm := startEventSink(t)
 	dir := t.TempDir()
 	harness.WriteFile(t, dir, "pbx.yaml", fmt.Sprintf(`listen: {sip: ["udp:127.0.0.1:0"], http: "127.0.0.1:0", rtp_ports: "31600-31699"}
 storage: {cdr: "sqlite:%s"}
@@ -189,7 +193,7 @@ VERSION = %d
 function on_event(ev)
   http.post(%q, json.encode({type = ev.type, call_id = ev.call_id, version = VERSION}))
 end
-`, version, crm.URL)
+`, version, crm)
 	}
 	harness.WriteFile(t, dir, "events.lua", script(1))
 	srv := harness.Start(t, dir, "pbx.yaml")
