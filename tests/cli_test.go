@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -65,6 +66,36 @@ func TestRouteJSONContract(t *testing.T) {
 	}
 	if maps, _ := got["maps"].([]any); len(maps) != 1 {
 		t.Errorf("maps = %v, want the one short-number map", got["maps"])
+	}
+}
+
+// check passes a plan with a weak password (a warning), and --strict
+// fails it, for a CI pipeline that wants no warnings.
+func TestCheckStrict(t *testing.T) {
+	dir := t.TempDir()
+	harness.WriteFile(t, dir, "pbx.yaml", `listen: {sip: ["udp:127.0.0.1:0"], http: "127.0.0.1:0"}
+companies:
+  - id: acme
+    timezone: Europe/Rome
+    extensions:
+      - {number: "201", password: "201"}
+      - {number: "202", password: "a-long-passphrase-202"}
+`)
+	code, out, errOut := harness.Run(t, dir, "check", "--config", "pbx.yaml")
+	if code != 0 || !strings.Contains(errOut, "warning:") {
+		t.Fatalf("check: exit %d, want 0 with a warning\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = harness.Run(t, dir, "check", "--strict", "--config", "pbx.yaml")
+	if code != 1 || !strings.Contains(out, "1 warnings (--strict)") {
+		t.Fatalf("check --strict: exit %d, want 1 and the count\n%s%s", code, out, errOut)
+	}
+	plan, err := os.ReadFile(filepath.Join(dir, "pbx.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness.WriteFile(t, dir, "pbx.yaml", strings.Replace(string(plan), `password: "201"`, `password: "a-long-passphrase-201"`, 1))
+	if code, out, errOut = harness.Run(t, dir, "check", "--strict", "--config", "pbx.yaml"); code != 0 {
+		t.Fatalf("check --strict without warnings: exit %d\n%s%s", code, out, errOut)
 	}
 }
 

@@ -18,6 +18,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", defaultConfig, "dial plan")
 	noLua := fs.Bool("no-lua", false, "check without loading the scripts")
+	strict := fs.Bool("strict", false, "exit 1 on warnings too (weak passwords, hooks that failed in the tests): for CI")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -26,6 +27,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		printErrors(stderr, err)
 		return 1
 	}
+	warnings := len(cfg.Warnings)
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
@@ -61,6 +63,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		// just what the test expects: say so, or the script's bug hides.
 		for _, e := range res.Report.HookErrors {
 			fmt.Fprintf(stderr, "warning: %s:%d: test %q: lua error: %s\n", res.File, res.Line, res.Name, e)
+			warnings++
 		}
 	}
 	// Per hook, what a reload would report (it does not refuse it: a hook
@@ -73,6 +76,10 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: config valid, %s, %d tests passed%s\n", *cfgPath, scripts, len(results), hookSummary(hookWarnings))
+	if *strict && warnings+len(hookWarnings) > 0 {
+		fmt.Fprintf(stdout, "%s: %d warnings (--strict)\n", *cfgPath, warnings+len(hookWarnings))
+		return 1
+	}
 	return 0
 }
 
