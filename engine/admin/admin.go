@@ -171,9 +171,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 // WriteJSON writes v as indented JSON.
 func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff") // never rendered as HTML
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "->" in explanations stays readable; served as application/json
 	_ = enc.Encode(v)
 }
 

@@ -117,3 +117,14 @@ func TestTokenLive(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteJSONKeepsArrows(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteJSON(rec, http.StatusOK, map[string]string{"why": "201 -> 202 & <ivr>"})
+	if body := rec.Body.String(); !strings.Contains(body, `"201 -> 202 & <ivr>"`) {
+		t.Errorf("body %s: want the text as written", body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("content type %q", ct)
+	}
+}
