@@ -50,7 +50,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// or clear admin.token (read per request), but never leave a listener
 	// off loopback without one.
 	exposure := reload.WithCheck(func(running, next *config.Config) error {
-		return admin.CheckExposure(running.Listen.HTTP, next.Admin.Token)
+		err := admin.CheckExposure(running.Listen.HTTP, next.Admin.Token)
+		if err != nil && next.Listen.HTTP != running.Listen.HTTP {
+			// The file may name a loopback address, but the listener
+			// moves only at a restart.
+			err = fmt.Errorf("%w (the admin API listens there until a restart, whatever listen.http now says)", err)
+		}
+		return err
 	})
 	mgr, err := reload.NewManager(log, *cfgPath, loaderFor(false, log, m), exposure)
 	if err != nil {
