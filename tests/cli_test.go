@@ -86,7 +86,7 @@ companies:
 		t.Fatalf("check: exit %d, want 0 with a warning\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = harness.Run(t, dir, "check", "--strict", "--config", "pbx.yaml")
-	if code != 1 || !strings.Contains(out, "1 warnings (--strict)") {
+	if code != 1 || !strings.Contains(out, "1 warning(s) (--strict)") {
 		t.Fatalf("check --strict: exit %d, want 1 and the count\n%s%s", code, out, errOut)
 	}
 	plan, err := os.ReadFile(filepath.Join(dir, "pbx.yaml"))

@@ -77,7 +77,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: config valid, %s, %d tests passed%s\n", *cfgPath, scripts, len(results), hookSummary(hookWarnings))
 	if *strict && warnings+len(hookWarnings) > 0 {
-		fmt.Fprintf(stdout, "%s: %d warnings (--strict)\n", *cfgPath, warnings+len(hookWarnings))
+		fmt.Fprintf(stdout, "%s: %d warning(s) (--strict)\n", *cfgPath, warnings+len(hookWarnings))
 		return 1
 	}
 	return 0

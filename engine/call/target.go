@@ -139,7 +139,11 @@ func (c *Call) ringUser(number string) (result, string) {
 	specs, code := c.contacts(number)
 	if code != 0 {
 		c.log.Info("extension unavailable", "extension", number, "code", code)
-		return result{code: code, cause: causeOf(code), by: BySystem}, ext.Fallback
+		cause := causeOf(code)
+		if code == 480 {
+			cause = "not_registered" // no phone to ring: not a ring that went unanswered
+		}
+		return result{code: code, cause: cause, by: BySystem}, ext.Fallback
 	}
 	r := c.withSlot(number, func() result {
 		return c.ring(specs, ringOpts{ringFor: c.ringSeconds(ext.RingSeconds), noResponse: c.m.cfg.TrunkTimeout})

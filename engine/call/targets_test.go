@@ -31,16 +31,17 @@ func TestCancelWhileRinging(t *testing.T) {
 
 func TestBusyAndFallback(t *testing.T) {
 	tests := []struct {
-		name     string
-		answer   phone.AnswerOptions
-		fallback string
-		want     int
-		wantDisp string
+		name      string
+		answer    phone.AnswerOptions
+		fallback  string
+		want      int
+		wantDisp  string
+		wantCause string // "": not checked
 	}{
-		{name: "busy", answer: phone.AnswerOptions{Reject: 486}, want: 486, wantDisp: DispBusy},
+		{name: "busy", answer: phone.AnswerOptions{Reject: 486}, want: 486, wantDisp: DispBusy, wantCause: "busy"},
 		{name: "busy to fallback", answer: phone.AnswerOptions{Reject: 486}, fallback: "user:203", want: 200, wantDisp: DispAnswered},
 		{name: "no answer to fallback", answer: phone.AnswerOptions{Delay: 10 * time.Second}, fallback: "user:203", want: 200, wantDisp: DispAnswered},
-		{name: "not registered", want: 480, wantDisp: DispNoAnswer},
+		{name: "not registered", want: 480, wantDisp: DispNoAnswer, wantCause: "not_registered"},
 		{name: "fallback reject", answer: phone.AnswerOptions{Reject: 486}, fallback: "reject:404", want: 404, wantDisp: DispRejected},
 	}
 	for _, tc := range tests {
@@ -62,8 +63,9 @@ func TestBusyAndFallback(t *testing.T) {
 			if s.FinalCode != tc.want {
 				t.Fatalf("final %d want %d: %+v", s.FinalCode, tc.want, s.Codes)
 			}
-			if ev := p.waitEnd(); ev.Data["disposition"] != tc.wantDisp {
-				t.Errorf("call.end %v", ev.Data)
+			if ev := p.waitEnd(); ev.Data["disposition"] != tc.wantDisp ||
+				tc.wantCause != "" && ev.Data["hangup_cause"] != tc.wantCause {
+				t.Errorf("call.end %v, want %s (%s)", ev.Data, tc.wantDisp, tc.wantCause)
 			}
 		})
 	}

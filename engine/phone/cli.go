@@ -187,6 +187,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if !s.ExpectOK {
 			status = 1
 		}
+		if cmd == "unregister" && s.State == StateUnregistered && len(s.Contacts) > 0 {
+			// Ours is gone (or was never there), others stay: say so.
+			fmt.Fprintf(stderr, "phone: the registrar still lists %d contact(s) for %s (other phones, or earlier runs on other ports): "+
+				"unregister --all removes them\n", len(s.Contacts), f.cfg.User)
+		}
 	}
 	switch {
 	case err == nil:

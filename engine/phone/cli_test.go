@@ -80,6 +80,23 @@ func TestMainCommands(t *testing.T) {
 			t.Fatalf("bindings %+v", bs)
 		}
 	})
+	t.Run("unregister from another port, then --all", func(t *testing.T) {
+		// The register above ran on a port of its own: this one's contact
+		// is not bound, the earlier one stays and the CLI says so.
+		code, sums, stderr := runMain(ctx, "unregister", "--server", srv.addr, "--user", "201", "--password", "s3cret",
+			"--domain", testRealm)
+		if code != 0 || len(sums) != 1 || len(sums[0].Contacts) != 1 || !strings.Contains(stderr, "unregister --all") {
+			t.Fatalf("code %d sums %+v stderr %s", code, sums, stderr)
+		}
+		code, sums, stderr = runMain(ctx, "unregister", "--all", "--server", srv.addr, "--user", "201", "--password", "s3cret",
+			"--domain", testRealm)
+		if code != 0 || len(sums) != 1 || len(sums[0].Contacts) != 0 || strings.Contains(stderr, "still lists") {
+			t.Fatalf("--all: code %d sums %+v stderr %s", code, sums, stderr)
+		}
+		if bs := srv.reg.Lookup("201"); len(bs) != 0 {
+			t.Fatalf("bindings after --all: %+v", bs)
+		}
+	})
 	t.Run("answer then call its contact", func(t *testing.T) {
 		var wg sync.WaitGroup
 		var code int
