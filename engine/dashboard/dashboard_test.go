@@ -52,7 +52,7 @@ func TestSectionsRender(t *testing.T) {
 				{"registrations", []string{">201<", ">202<", "sip:202@10.0.0.2:5060", "Yealink", "in 1m00s", "198.51.100.7", "banned", "in 10m00s"}},
 				{"reload", []string{`<div class="alert" role="alert">`, "Last reload failed", "still running generation 7",
 					"unknown target &#34;voicemial:201&#34;", "6 ok, 1 failed"}},
-				{"recent", []string{`data-call-id="r1@pbx"`, "0612345678", "→ &#43;33612345678", "disp-answered", "1m05s", "60s billed",
+				{"recent", []string{`data-call-id="r1@pbx"`, "0612345678", "→ &#43;33612345678", "disp-answered", "200 caller hung up (normal), answered by p1", "1m05s", "60s billed",
 					`<audio controls preload="none" src="api/recordings/r1@pbx"></audio>`, `<details data-key="r1@pbx">`,
 					"rule <b>mobiles</b> won among 2 candidate(s), 1 map(s)", "less specific than mobiles", `<tr class="lost">`,
 					"e164: <span class=\"num\">0612345678 → &#43;33612345678</span>", "caller rights: national",

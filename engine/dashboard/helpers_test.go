@@ -80,7 +80,8 @@ func fullFixture(t testing.TB) *fixture {
 			{
 				CallID: "r1@pbx", From: "201", Dialled: "0612345678", FinalNumber: "+33612345678", Rule: "mobiles", Target: "gateway:p1",
 				Source: cdr.SourceBuiltin, Start: t0.Add(-10 * time.Minute), Duration: 65 * time.Second, BillableSeconds: 60,
-				Disposition: cdr.Answered, SIPCode: 200, HangupBy: cdr.Caller, RecordingPath: "/var/rec/2026/11/23/r1.wav",
+				Disposition: cdr.Answered, SIPCode: 200, HangupBy: cdr.Caller, HangupCause: "normal", AnsweredBy: "p1",
+				RecordingPath: "/var/rec/2026/11/23/r1.wav",
 				Explanation: explanation(t, routing.Explanation{
 					Candidates: []routing.Candidate{
 						{Step: 0, Number: "0612345678", Rule: "mobiles", Called: "06XXXXXXXX", Calling: "*", Matched: true, Won: true, Why: "most specific called pattern"},
