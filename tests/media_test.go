@@ -451,6 +451,7 @@ func TestMediaRecordingSurvivesKill(t *testing.T) {
 	// Started again, the PBX records the call the kill cut short.
 	again := harness.Start(t, dir, "pbx.yaml")
 	again.WaitLog(t, "the previous run stopped with calls up", 5*time.Second)
+	again.WaitLog(t, "call_ids="+calls[0].CallID, time.Second)
 	got := cdrRecord(t, "http://"+again.HTTP, calls[0].CallID)
 	if got.Disposition != cdr.Answered || got.HangupBy != cdr.System || got.HangupCause != "interrupted" ||
 		got.SIPCode != 200 || got.AnsweredBy != "203" {

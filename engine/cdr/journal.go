@@ -147,35 +147,39 @@ func syncDir(dir string) error {
 
 // TakeJournal moves a previous run's journal to interrupted, where the
 // Writer (WithInterruptedFile) finds it; it appends when interrupted is
-// still there (its store failed last time). It returns how many records
-// were moved. Call it before a new Journal runs on the same path.
-func TakeJournal(log *slog.Logger, journal, interrupted string) (int, error) {
+// still there (its store failed last time). It returns the call ids of the
+// records moved. Call it before a new Journal runs on the same path.
+func TakeJournal(log *slog.Logger, journal, interrupted string) ([]string, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	recs, err := readLines(log, journal)
 	if err != nil {
-		return 0, fmt.Errorf("cdr: read call journal: %w", err)
+		return nil, fmt.Errorf("cdr: read call journal: %w", err)
 	}
 	if len(recs) == 0 {
 		if err := os.Remove(journal); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return 0, fmt.Errorf("cdr: remove call journal: %w", err)
+			return nil, fmt.Errorf("cdr: remove call journal: %w", err)
 		}
-		return 0, nil
+		return nil, nil
 	}
 	older, err := readLines(log, interrupted)
 	if err != nil {
-		return 0, fmt.Errorf("cdr: read interrupted calls: %w", err)
+		return nil, fmt.Errorf("cdr: read interrupted calls: %w", err)
 	}
 	var buf bytes.Buffer
 	if err := encodeLines(&buf, append(older, recs...)); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := writeFileAtomic(interrupted, buf.Bytes()); err != nil {
-		return 0, fmt.Errorf("cdr: write interrupted calls: %w", err)
+		return nil, fmt.Errorf("cdr: write interrupted calls: %w", err)
 	}
 	if err := os.Remove(journal); err != nil {
-		return 0, fmt.Errorf("cdr: remove call journal: %w", err)
+		return nil, fmt.Errorf("cdr: remove call journal: %w", err)
 	}
-	return len(recs), nil
+	ids := make([]string, len(recs))
+	for i := range recs {
+		ids[i] = recs[i].CallID
+	}
+	return ids, nil
 }

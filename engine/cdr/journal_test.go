@@ -129,24 +129,24 @@ func TestTakeJournal(t *testing.T) {
 	}
 
 	// No journal: nothing to take.
-	if n, err := TakeJournal(testLogger(t), journal, interrupted); n != 0 || err != nil {
-		t.Fatalf("no journal: %d, %v", n, err)
+	if n, err := TakeJournal(testLogger(t), journal, interrupted); len(n) != 0 || err != nil {
+		t.Fatalf("no journal: %q, %v", n, err)
 	}
 	if _, err := os.Stat(interrupted); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("interrupted file made from nothing: %v", err)
 	}
 	// A journal moves aside.
 	write(journal, 1, 2)
-	if n, err := TakeJournal(testLogger(t), journal, interrupted); n != 2 || err != nil {
-		t.Fatalf("take: %d, %v", n, err)
+	if n, err := TakeJournal(testLogger(t), journal, interrupted); len(n) != 2 || err != nil {
+		t.Fatalf("take: %q, %v", n, err)
 	}
 	if _, err := os.Stat(journal); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("journal still there: %v", err)
 	}
 	// Another before the first was stored: appended.
 	write(journal, 3)
-	if n, err := TakeJournal(testLogger(t), journal, interrupted); n != 1 || err != nil {
-		t.Fatalf("second take: %d, %v", n, err)
+	if n, err := TakeJournal(testLogger(t), journal, interrupted); len(n) != 1 || err != nil {
+		t.Fatalf("second take: %q, %v", n, err)
 	}
 	want := []string{sampleRecord(1).CallID, sampleRecord(2).CallID, sampleRecord(3).CallID}
 	if got := ids(interrupted); len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
@@ -224,8 +224,8 @@ func TestJournalKeepsUnstoredRecords(t *testing.T) {
 	_ = w1.Close(cctx)
 
 	// Run 2: the database is back.
-	if n, err := TakeJournal(testLogger(t), journal, interrupted); n != 2 || err != nil {
-		t.Fatalf("take: %d, %v", n, err)
+	if n, err := TakeJournal(testLogger(t), journal, interrupted); len(n) != 2 || err != nil {
+		t.Fatalf("take: %q, %v", n, err)
 	}
 	s := openTestSQLite(t)
 	w2 := NewWriter(testLogger(t), s, WithInterruptedFile(interrupted))

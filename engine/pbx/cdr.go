@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"luapbx/engine/admin"
@@ -129,16 +130,16 @@ func openCDR(ctx context.Context, p *PBX, dsn, base string) error {
 	}
 	p.unlockCDR = unlock
 	journal, interrupted := base+".journal.jsonl", base+".interrupted.jsonl"
-	switch n, err := cdr.TakeJournal(p.log, journal, interrupted); {
+	switch ids, err := cdr.TakeJournal(p.log, journal, interrupted); {
 	case err != nil:
 		// Moved aside, not overwritten by this run's journal: its records
 		// can still be stored by hand (JSON lines).
 		aside := journal + ".failed-" + time.Now().UTC().Format("20060102T150405")
 		p.log.Error("call records: the previous run's journal could not be taken over; moved aside",
 			"err", err, "file", aside, "rename_err", os.Rename(journal, aside))
-	case n > 0:
-		p.log.Warn("the previous run stopped with calls up: their records are stored as interrupted",
-			"calls", n, "file", interrupted)
+	case len(ids) > 0:
+		p.log.Warn("the previous run stopped with calls up (or records unstored): they are stored now, a call still up as interrupted",
+			"calls", len(ids), "call_ids", strings.Join(ids[:min(len(ids), 20)], ","), "file", interrupted)
 	}
 	p.store = store
 	p.cdrw = cdr.NewWriter(p.log, store, cdr.WithSpillFile(base+".spill.jsonl"), cdr.WithInterruptedFile(interrupted),
