@@ -123,7 +123,9 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	}
 	p.calls, err = call.New(log, call.Config{
 		Snapshots: p.snapshot, Locations: p.reg, Auth: auth, Transport: srv, Bans: p.bans,
-		MaxCalls: sec.MaxCalls, Events: p.event, WantEvents: p.wantEvents, Trunks: p.trunks, OnEnd: p.ended,
+		// Call and media events go to the snapshot each call runs with
+		// (directory is a call.EventSink), not through Config.Events.
+		MaxCalls: sec.MaxCalls, Trunks: p.trunks, OnEnd: p.ended,
 		RewriteSDP: p.media.RewriteSDP, CheckSDP: p.media.CheckOffer, Media: p.media,
 	})
 	if err != nil {
@@ -317,13 +319,6 @@ func (p *PBX) snapshot() (call.Snapshot, func()) {
 	return d, s.Release
 }
 
-// event passes a call event to the live snapshot's scripts (calls send
-// theirs to their own snapshot, see directory.Emit).
-func (p *PBX) event(ev engine.Event) { emitFiltered(p.mgr.Current(), ev) }
-
-// wantEvents says whether p.event would pass on an event.
-func (p *PBX) wantEvents(integration bool) bool { return wantEvents(p.mgr.Current(), integration) }
-
 // emitFiltered passes a call event to s's scripts: with `scripts.events:
 // integration` only for calls whose deciding rule asked for it.
 func emitFiltered(s *reload.Snapshot, ev engine.Event) {
@@ -370,7 +365,6 @@ func (p *PBX) newMedia() (*mediacall.Anchor, error) {
 		RecordingsDir: cfg.Storage.RecordingsDir, VoicemailDir: cfg.Storage.VoicemailDir,
 		Prompt: mediacall.ConfigPrompt(current), IVR: mediacall.ConfigIVR(current),
 		Greeting: mediacall.ConfigGreeting(current),
-		Events:   p.event, // filtered by scripts.events, as call events are
 	})
 }
 
