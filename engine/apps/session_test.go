@@ -18,7 +18,6 @@ type fakeMedia struct {
 	in     chan rtprelay.Packet
 	closed chan struct{}
 	once   sync.Once
-	codec  uint8 // 0: no Codec method (see codecMedia)
 
 	mu     sync.Mutex
 	audio  int

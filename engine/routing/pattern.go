@@ -7,9 +7,6 @@ import (
 	"strings"
 )
 
-// Number symbols a pattern can match: the ten digits, '+', '*' and '#'.
-const numSymbols = 13
-
 // symbol returns the index of c among the number symbols, or -1.
 func symbol(c byte) int {
 	switch {
