@@ -144,7 +144,8 @@ func decodeAlaw(b byte) int16 {
 }
 
 // UlawToAlaw transcodes src (u-law) into dst (A-law). dst must be at least
-// as long as src. The table equals EncodeAlaw(DecodeUlaw(b)).
+// as long as src; it may be src itself (each byte is mapped on its own).
+// The table equals EncodeAlaw(DecodeUlaw(b)).
 func UlawToAlaw(dst, src []byte) {
 	dst = dst[:len(src)]
 	for i, b := range src {
@@ -153,7 +154,8 @@ func UlawToAlaw(dst, src []byte) {
 }
 
 // AlawToUlaw transcodes src (A-law) into dst (u-law). dst must be at least
-// as long as src. The table equals EncodeUlaw(DecodeAlaw(b)).
+// as long as src; it may be src itself. The table equals
+// EncodeUlaw(DecodeAlaw(b)).
 func AlawToUlaw(dst, src []byte) {
 	dst = dst[:len(src)]
 	for i, b := range src {

@@ -182,6 +182,29 @@ func TestTranscodeTablesMatchDecodeEncode(t *testing.T) {
 	}
 }
 
+// The relay transcodes a packet's payload in place: dst == src must give
+// what a separate dst gives.
+func TestTranscodeInPlace(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    func(dst, src []byte)
+	}{{"UlawToAlaw", UlawToAlaw}, {"AlawToUlaw", AlawToUlaw}} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf, want := make([]byte, 256), make([]byte, 256)
+			for i := range buf {
+				buf[i] = byte(255 - i)
+			}
+			tc.f(want, buf)
+			tc.f(buf, buf)
+			for i := range buf {
+				if buf[i] != want[i] {
+					t.Fatalf("byte %d: in place %#x, separate %#x", i, buf[i], want[i])
+				}
+			}
+		})
+	}
+}
+
 func TestSliceHelpers(t *testing.T) {
 	pcm := make([]int16, 160)
 	for i := range pcm {

@@ -14,7 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // ErrExhausted is returned by Allocate when every even port of the range is
@@ -100,21 +102,32 @@ func (p *Pool) Allocate() (*Port, error) {
 	tries := len(p.free)
 	p.mu.Unlock()
 	for range tries {
-		port, err := p.take()
+		num, err := p.take()
 		if err != nil {
 			return nil, err
 		}
-		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
-		if err == nil {
-			return &Port{UDPConn: conn, num: port, pool: p, fd: -1}, nil
+		local := netip.AddrPortFrom(p.ip, uint16(num))
+		port := &Port{num: num, pool: p, local: net.UDPAddrFromAddrPort(local), fd: -1}
+		if err = bind(port, local); err == nil {
+			return port, nil
 		}
-		p.giveBack(port)
+		p.giveBack(num)
 		if !errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("bind rtp port %d: %w", port, err)
+			return nil, fmt.Errorf("bind rtp port %d: %w", num, err)
 		}
-		p.log.Debug("rtp port busy, skipped", "port", port)
+		p.log.Debug("rtp port busy, skipped", "port", num)
 	}
 	return nil, ErrExhausted
+}
+
+// listenGo binds a socket of Go's network poller on local.
+func listenGo(port *Port, local netip.AddrPort) error {
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(local))
+	if err != nil {
+		return err
+	}
+	port.conn.Store(c)
+	return nil
 }
 
 func (p *Pool) take() (int, error) {
@@ -149,21 +162,86 @@ func (p *Pool) Close() error {
 	return nil
 }
 
-// Port is an RTP socket from the pool. Close closes the socket and returns
-// the port; it is safe to call twice.
+// Port is an RTP socket from the pool: a Socket for the RTP relay
+// (rtprelay.Socket) and an fd the relay's poller can take (TakeFD). Close
+// closes the socket and returns the port; it is safe to call twice.
+//
+// On Linux the socket starts as a bare non-blocking descriptor: the relay
+// takes it as it is, with no system call, and only a Port read or written
+// through its own methods first (an IVR's endpoint) becomes a socket of
+// Go's network poller. Everywhere else it is a *net.UDPConn from the start.
 type Port struct {
-	*net.UDPConn
-	num  int
-	pool *Pool
+	num   int
+	pool  *Pool
+	local *net.UDPAddr
+
+	conn atomic.Pointer[net.UDPConn] // the Go socket, once there is one
 
 	mu     sync.Mutex
-	fd     int // a descriptor given out by TakeFD, else -1
+	fd     int  // the bare descriptor (Linux), or the one TakeFD gave out; else -1
+	taken  bool // TakeFD gave fd out
 	closed bool
 	err    error
 }
 
 // Port is the UDP port number.
 func (p *Port) Port() int { return p.num }
+
+// LocalAddr is the address the socket is bound on.
+func (p *Port) LocalAddr() net.Addr { return p.local }
+
+// ReadFromUDPAddrPort reads a datagram (see net.UDPConn).
+func (p *Port) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	c, err := p.goConn()
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	return c.ReadFromUDPAddrPort(b)
+}
+
+// WriteToUDPAddrPort sends a datagram (see net.UDPConn).
+func (p *Port) WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	c, err := p.goConn()
+	if err != nil {
+		return 0, err
+	}
+	return c.WriteToUDPAddrPort(b, addr)
+}
+
+// SetReadDeadline sets the deadline of reads (see net.UDPConn).
+func (p *Port) SetReadDeadline(t time.Time) error {
+	c, err := p.goConn()
+	if err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
+}
+
+// goConn is the port's Go socket, made from the bare descriptor the first
+// time one is needed. After TakeFD or Close the Go socket's own calls fail.
+func (p *Port) goConn() (*net.UDPConn, error) {
+	if c := p.conn.Load(); c != nil {
+		return c, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.conn.Load(); c != nil {
+		return c, nil
+	}
+	switch {
+	case p.closed:
+		return nil, net.ErrClosed
+	case p.taken:
+		return nil, errors.New("rtp port: descriptor taken by the relay")
+	}
+	c, err := fdConn(p.fd, p.num)
+	if err != nil {
+		return nil, err
+	}
+	p.fd = -1 // the Go socket holds it now
+	p.conn.Store(c)
+	return c, nil
+}
 
 // Close closes the socket (or the descriptor TakeFD gave out) and returns
 // the port to the pool.
@@ -176,8 +254,8 @@ func (p *Port) Close() error {
 	p.closed = true
 	if p.fd >= 0 {
 		p.err = closeFD(p.fd)
-	} else {
-		p.err = p.UDPConn.Close()
+	} else if c := p.conn.Load(); c != nil {
+		p.err = c.Close()
 	}
 	p.pool.giveBack(p.num)
 	return p.err

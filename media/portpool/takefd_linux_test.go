@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestTakeFD: a fresh port gives its bare descriptor; one already used
@@ -41,6 +43,7 @@ func TestTakeFD(t *testing.T) {
 			if _, err := port.TakeFD(); err == nil {
 				t.Error("a second TakeFD succeeded")
 			}
+			receivesOn(t, fd, self)
 			if _, err := port.WriteToUDPAddrPort([]byte("x"), self); err == nil {
 				t.Error("the Port still writes after TakeFD")
 			}
@@ -59,5 +62,99 @@ func TestTakeFD(t *testing.T) {
 				t.Errorf("in use %d after Close", p.InUse())
 			}
 		})
+	}
+}
+
+// receivesOn checks fd is the non-blocking socket bound on addr: a
+// datagram sent there is read from fd, and an empty read does not block.
+func receivesOn(t *testing.T, fd int, addr netip.AddrPort) {
+	t.Helper()
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || flags&unix.O_NONBLOCK == 0 {
+		t.Fatalf("descriptor flags %#x, %v: want non-blocking", flags, err)
+	}
+	network := "udp4"
+	if addr.Addr().Is6() {
+		network = "udp6"
+	}
+	c, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("rtp")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	for range 200 {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err == nil {
+			if string(buf[:n]) != "rtp" {
+				t.Fatalf("read %q", buf[:n])
+			}
+			return
+		}
+		if err != unix.EAGAIN {
+			t.Fatalf("recvfrom: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("nothing arrived on the descriptor in 2 s")
+}
+
+// TestIPv6Port: a port on ::1 is an IPv6 socket, read through the Go
+// socket API or handed over bare.
+func TestIPv6Port(t *testing.T) {
+	probe, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	lo := probe.LocalAddr().(*net.UDPAddr).Port
+	probe.Close()
+	lo -= lo % 2
+	p, err := New(nil, netip.IPv6Loopback(), fmt.Sprintf("%d-%d", lo, lo+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := p.Allocate()
+	if err != nil {
+		t.Skipf("port %d taken meanwhile: %v", lo, err)
+	}
+	defer port.Close()
+	self := netip.AddrPortFrom(netip.IPv6Loopback(), uint16(port.Port()))
+	if got := port.LocalAddr().String(); got != self.String() {
+		t.Errorf("LocalAddr %s, want %s", got, self)
+	}
+	fd, err := port.TakeFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sa.(*unix.SockaddrInet6); !ok {
+		t.Fatalf("socket %T, want IPv6", sa)
+	}
+	receivesOn(t, fd, self)
+}
+
+// BenchmarkAllocateTakeClose is a relayed call's port: bound, handed to
+// the relay's poller, closed.
+func BenchmarkAllocateTakeClose(b *testing.B) {
+	p, err := New(nil, loopback, "41000-41999")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		port, err := p.Allocate()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := port.TakeFD(); err != nil {
+			b.Fatal(err)
+		}
+		port.Close()
 	}
 }

@@ -39,7 +39,6 @@ type forwarder struct {
 	r       *Relay
 	in, out *leg
 	pkt     rtp.Packet
-	scratch [maxPacket]byte
 }
 
 // handle processes one datagram from src and sends it on when it should.
@@ -109,14 +108,13 @@ func (f *forwarder) mapPT(pt uint8, isEvent bool, outCfg *LegConfig) (uint8, boo
 	}
 }
 
-// transcode converts the payload (in the packet buffer) between the G.711 laws.
+// transcode converts the payload between the G.711 laws in place (the
+// conversions map each byte on its own).
 func (f *forwarder) transcode(from uint8) {
 	p := f.pkt.Payload
-	tmp := f.scratch[:len(p)]
 	if from == g711.PTPCMU {
-		g711.UlawToAlaw(tmp, p)
+		g711.UlawToAlaw(p, p)
 	} else {
-		g711.AlawToUlaw(tmp, p)
+		g711.AlawToUlaw(p, p)
 	}
-	copy(p, tmp)
 }

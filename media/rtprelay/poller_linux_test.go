@@ -171,6 +171,8 @@ func TestSockaddr(t *testing.T) {
 		{"[::1]:6000", false, false, ""},
 		{"[::1]:6000", true, true, "[::1]:6000"},
 		{"192.0.2.7:65535", true, true, "192.0.2.7:65535"},
+		// A link-local peer keeps its interface (the scope id).
+		{"[fe80::1%3]:7078", true, true, "[fe80::1%3]:7078"},
 	} {
 		t.Run(tc.dst, func(t *testing.T) {
 			var raw [sockaddrLen]byte
@@ -189,6 +191,13 @@ func TestSockaddr(t *testing.T) {
 	var raw [sockaddrLen]byte
 	if got := parseSockaddr(&raw, 0); got.IsValid() {
 		t.Errorf("empty sockaddr parsed as %s", got)
+	}
+	// A zone named by its interface is sent with that interface's index.
+	if lo, err := net.InterfaceByName("lo"); err == nil {
+		n, _ := putSockaddr(&raw, netip.MustParseAddrPort("[fe80::1%lo]:7078"), true)
+		if got, want := parseSockaddr(&raw, n).Addr().Zone(), fmt.Sprint(lo.Index); got != want {
+			t.Errorf("zone lo sent as %q, want %q", got, want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -22,7 +23,8 @@ type rawSock struct {
 
 // fdTaker is a Socket that hands its descriptor over (portpool.Port):
 // afterwards the port stays bound, the Socket's own I/O fails and its
-// Close closes the descriptor.
+// Close closes the descriptor. Its LocalAddr is the address it is bound on,
+// which names the socket's family.
 type fdTaker interface {
 	TakeFD() (int, error)
 }
@@ -30,44 +32,42 @@ type fdTaker interface {
 // takeSocket gets a descriptor the poller can own from s, or an error when
 // s cannot give one (the relay then reads with goroutines).
 func takeSocket(s Socket) (*rawSock, error) {
-	var fd int
-	own := false
-	switch s := s.(type) {
-	case fdTaker:
-		var err error
-		if fd, err = s.TakeFD(); err != nil {
-			return nil, err
-		}
-	case *net.UDPConn:
-		rc, err := s.SyscallConn()
+	if t, ok := s.(fdTaker); ok {
+		fd, err := t.TakeFD()
 		if err != nil {
 			return nil, err
 		}
-		var dupErr error
-		if err := rc.Control(func(d uintptr) { fd, dupErr = unix.FcntlInt(d, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-			return nil, err
-		}
-		if dupErr != nil {
-			return nil, fmt.Errorf("dup rtp socket: %w", dupErr)
-		}
-		if err := unix.SetNonblock(fd, true); err != nil {
-			_ = unix.Close(fd)
-			return nil, err
-		}
-		_ = s.Close() // out of Go's poller; the duplicate keeps the socket
-		own = true
-	default:
+		a, ok := s.LocalAddr().(*net.UDPAddr)
+		return &rawSock{fd: fd, v6: !ok || a.IP.To4() == nil}, nil
+	}
+	c, ok := s.(*net.UDPConn)
+	if !ok {
 		return nil, errors.New("socket cannot hand over its descriptor")
 	}
-	sa, err := unix.Getsockname(fd)
+	rc, err := c.SyscallConn()
 	if err != nil {
-		if own {
-			_ = unix.Close(fd)
-		}
+		return nil, err
+	}
+	var fd int
+	var dupErr error
+	if err := rc.Control(func(d uintptr) { fd, dupErr = unix.FcntlInt(d, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if dupErr != nil {
+		return nil, fmt.Errorf("dup rtp socket: %w", dupErr)
+	}
+	// A *net.UDPConn on "0.0.0.0" may be an IPv6 socket: ask the kernel.
+	sa, err := unix.Getsockname(fd)
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+	}
+	if err != nil {
+		_ = unix.Close(fd)
 		return nil, fmt.Errorf("rtp socket: %w", err)
 	}
+	_ = c.Close() // out of Go's poller; the duplicate keeps the socket
 	_, v6 := sa.(*unix.SockaddrInet6)
-	return &rawSock{fd: fd, v6: v6, own: own}, nil
+	return &rawSock{fd: fd, v6: v6, own: true}, nil
 }
 
 // sockaddrLen is the room for a source or destination address (IPv6).
@@ -168,9 +168,30 @@ func parseSockaddr(raw *[sockaddrLen]byte, n uint32) netip.AddrPort {
 	case fam == unix.AF_INET && n >= unix.SizeofSockaddrInet4:
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw[4:8])), port)
 	case fam == unix.AF_INET6 && n >= unix.SizeofSockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(raw[8:24])).Unmap(), port)
+		a := netip.AddrFrom16([16]byte(raw[8:24])).Unmap()
+		if scope := *(*uint32)(unsafe.Pointer(&raw[24])); scope != 0 && a.Is6() {
+			// A link-local peer: its interface as a numeric zone (no
+			// allocation for indexes below 100), which putSockaddr reads.
+			a = a.WithZone(strconv.FormatUint(uint64(scope), 10))
+		}
+		return netip.AddrPortFrom(a, port)
 	}
 	return netip.AddrPort{}
+}
+
+// scopeID is the interface index of an IPv6 zone: numeric as parseSockaddr
+// writes it, or an interface name (looked up; 0 when unknown).
+func scopeID(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return uint32(n)
+	}
+	if ifi, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifi.Index)
+	}
+	return 0
 }
 
 func putSockaddr(raw *[sockaddrLen]byte, dst netip.AddrPort, v6 bool) (uint32, bool) {
@@ -192,6 +213,7 @@ func putSockaddr(raw *[sockaddrLen]byte, dst netip.AddrPort, v6 bool) (uint32, b
 	raw[2], raw[3] = byte(port>>8), byte(port)
 	ip := a.As16() // an IPv4 address becomes v4-mapped
 	copy(raw[8:24], ip[:])
+	*(*uint32)(unsafe.Pointer(&raw[24])) = scopeID(a.Zone())
 	return unix.SizeofSockaddrInet6, true
 }
 
