@@ -22,12 +22,16 @@ type dialect struct {
 	dollarParams bool
 	// timeAsMicros stores times as INTEGER microseconds since the epoch.
 	timeAsMicros bool
+	// columnExists counts the columns named by its second parameter in
+	// the table named by its first (0 or 1).
+	columnExists string
 }
 
 var sqliteDialect = &dialect{
 	name:          "sqlite",
 	migrationsDir: "migrations/sqlite",
 	timeAsMicros:  true,
+	columnExists:  "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?",
 }
 
 var postgresDialect = &dialect{
@@ -36,6 +40,8 @@ var postgresDialect = &dialect{
 	// An arbitrary constant key: "luapbx cdr" as ASCII, truncated to int64.
 	lockMigrations: "SELECT pg_advisory_xact_lock(7811230401)",
 	dollarParams:   true,
+	columnExists: "SELECT COUNT(*) FROM information_schema.columns " +
+		"WHERE table_schema = current_schema() AND table_name = ? AND column_name = ?",
 }
 
 // rebind turns ? placeholders into $n for PostgreSQL. Our SQL has no ?

@@ -183,3 +183,31 @@ func TakeJournal(log *slog.Logger, journal, interrupted string) ([]string, error
 	}
 	return ids, nil
 }
+
+// ReadRecords reads a file of JSON-lines records: a journal, a spill file,
+// or one WriteRecords wrote. A missing file is no records; a line that
+// does not parse (torn by a crash) is logged and skipped.
+func ReadRecords(log *slog.Logger, path string) ([]Record, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	recs, err := readLines(log, path)
+	if err != nil {
+		return nil, fmt.Errorf("cdr: read %s: %w", path, err)
+	}
+	return recs, nil
+}
+
+// WriteRecords replaces path with recs as JSON lines, the way the journal
+// is written: synced and renamed over it, so a process killed meanwhile
+// leaves the old file or the new one.
+func WriteRecords(path string, recs []Record) error {
+	var buf bytes.Buffer
+	if err := encodeLines(&buf, recs); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("cdr: write %s: %w", path, err)
+	}
+	return nil
+}

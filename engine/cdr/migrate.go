@@ -19,15 +19,20 @@ var migrationFS embed.FS
 
 // migration is one embedded NNNN_name.sql file.
 type migration struct {
-	version int
-	name    string
-	sql     string
+	version  int
+	name     string
+	sql      string
+	checksum string // of sql, see migrationChecksum
 }
 
+// createMigrationsTable makes the table of applied migrations: each one's
+// version, name and checksum (NULL in rows an older binary wrote; see
+// checkApplied).
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER NOT NULL PRIMARY KEY,
     name       TEXT    NOT NULL,
-    applied_at TEXT    NOT NULL
+    applied_at TEXT    NOT NULL,
+    checksum   TEXT
 )`
 
 // loadMigrations reads the dialect's migrations from fsys, sorted by version.
@@ -50,6 +55,7 @@ func loadMigrations(fsys fs.FS, d *dialect) ([]migration, error) {
 			return nil, fmt.Errorf("cdr: read migration %s: %w", e.Name(), err)
 		}
 		m.sql = string(body)
+		m.checksum = migrationChecksum(m.sql)
 		ms = append(ms, m)
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
@@ -73,7 +79,9 @@ func parseMigrationName(file string) (migration, error) {
 
 // migrate applies the pending migrations in one transaction, so a failed
 // migration leaves the schema as it was, and concurrent starts (several
-// nodes on one PostgreSQL) apply them once.
+// nodes on one PostgreSQL) apply them once. It first checks that the
+// migrations the database already has are this binary's (same name and
+// SQL), and refuses to go on when one is not (checkApplied).
 func migrate(ctx context.Context, db *sql.DB, d *dialect, fsys fs.FS, log *slog.Logger) error {
 	ms, err := loadMigrations(fsys, d)
 	if err != nil {
@@ -92,13 +100,19 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect, fsys fs.FS, log *slog.
 	if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
 		return fmt.Errorf("cdr: create schema_migrations: %w", err)
 	}
-	applied, err := appliedVersions(ctx, tx)
+	if err := addChecksumColumn(ctx, tx, d); err != nil {
+		return err
+	}
+	applied, err := appliedMigrations(ctx, tx)
 	if err != nil {
+		return err
+	}
+	if err := checkApplied(ctx, tx, d, applied, ms, log); err != nil {
 		return err
 	}
 	n := 0
 	for _, m := range ms {
-		if applied[m.version] {
+		if _, ok := applied[m.version]; ok {
 			continue
 		}
 		if err := applyMigration(ctx, tx, d, m); err != nil {
@@ -119,38 +133,18 @@ func applyMigration(ctx context.Context, tx *sql.Tx, d *dialect, m migration) er
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("cdr: migration %d_%s: %w", m.version, m.name, err)
 	}
-	q := d.rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+	q := d.rebind("INSERT INTO schema_migrations (version, name, applied_at, checksum) VALUES (?, ?, ?, ?)")
 	at := time.Now().UTC().Format(time.RFC3339)
-	if _, err := tx.ExecContext(ctx, q, m.version, m.name, at); err != nil {
+	if _, err := tx.ExecContext(ctx, q, m.version, m.name, at, m.checksum); err != nil {
 		return fmt.Errorf("cdr: record migration %d: %w", m.version, err)
 	}
 	return nil
 }
 
-func appliedVersions(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
-	if err != nil {
-		return nil, fmt.Errorf("cdr: read schema_migrations: %w", err)
-	}
-	defer rows.Close()
-	applied := map[int]bool{}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("cdr: read schema_migrations: %w", err)
-		}
-		applied[v] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cdr: read schema_migrations: %w", err)
-	}
-	return applied, nil
-}
-
 // warnNewerSchema logs when the database has migrations this binary does not
 // know: a newer node migrated it during a rolling upgrade. Migrations are
 // meant to be additive, so this binary keeps working; it only warns.
-func warnNewerSchema(applied map[int]bool, ms []migration, log *slog.Logger) {
+func warnNewerSchema(applied map[int]appliedMigration, ms []migration, log *slog.Logger) {
 	known := map[int]bool{}
 	for _, m := range ms {
 		known[m.version] = true

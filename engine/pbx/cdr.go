@@ -113,7 +113,8 @@ func cdrFilter(r *http.Request) (cdr.Filter, error) {
 // openCDR opens the store of the config, its batching writer and the
 // journal of calls in progress; the writer's files are named after base
 // (var/cdr.db: var/cdr.db.spill.jsonl, ...). Calls a killed previous run
-// left in its journal are stored as interrupted.
+// left in its journal are stored as interrupted, and Run sends their
+// call.end (recovered.go).
 func openCDR(ctx context.Context, p *PBX, dsn, base string) error {
 	store, err := cdr.Open(ctx, dsn, p.log)
 	if err != nil {
@@ -130,6 +131,14 @@ func openCDR(ctx context.Context, p *PBX, dsn, base string) error {
 	}
 	p.unlockCDR = unlock
 	journal, interrupted := base+".journal.jsonl", base+".interrupted.jsonl"
+	// Before the journal is taken over: the call.end of the calls it left
+	// up goes to a file of its own until sent (recovered.go).
+	p.pending = recoveredFile(base)
+	p.recovered, err = takeRecovered(ctx, p.log, store, p.pending, journal, base+".spill.jsonl")
+	if err != nil {
+		p.log.Error("call records: the calls the previous run left up get their call.end only if this run lives long enough to send it",
+			"err", err, "calls", len(p.recovered))
+	}
 	switch ids, err := cdr.TakeJournal(p.log, journal, interrupted); {
 	case err != nil:
 		// Moved aside, not overwritten by this run's journal: its records

@@ -64,6 +64,10 @@ type PBX struct {
 	cdrw      *cdr.Writer
 	journal   *cdr.Journal // the records calls in progress would get if the process died
 	unlockCDR func() error // releases the lock on the journal and spill files
+	// recovered are the calls a killed previous run left up, whose
+	// call.end Run sends (recovered.go); pending is their file.
+	recovered []cdr.Record
+	pending   string
 
 	dir       atomic.Pointer[directory]
 	closeOnce sync.Once
@@ -214,6 +218,14 @@ func (p *PBX) Run(ctx context.Context) error {
 	start(ctx, &wg, p.reg.Run)
 	if p.journal != nil {
 		start(ctx, &wg, p.journal.Run)
+	}
+	if len(p.recovered) > 0 {
+		start(ctx, &wg, func(ctx context.Context) error {
+			s := p.mgr.Acquire()
+			defer s.Release()
+			sendRecovered(ctx, p.log, s, p.recovered, p.pending)
+			return nil
+		})
 	}
 	select {
 	case <-p.srv.Ready():
