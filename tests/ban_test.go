@@ -82,3 +82,44 @@ func TestBanExemptAddresses(t *testing.T) {
 		})
 	}
 }
+
+// The ban settings are live: a reload that exempts the banned address lets
+// it in at once, and one that lowers the threshold bans sooner.
+func TestBanSettingsReloaded(t *testing.T) {
+	t.Parallel()
+	plan := func(security string) string { return sipPlan(34300, security, "", "") }
+	srv, dir := startPlan(t, plan("{ban_after_failures: 2, ban_window_seconds: 60, ban_seconds: 600}"), nil)
+	base := "http://" + srv.HTTP
+	reloadTo := func(security string) {
+		t.Helper()
+		gen := getStatus(t, base).Generation
+		harness.WriteFile(t, dir, "pbx.yaml", plan(security))
+		waitFor(t, 10*time.Second, "reload", func() bool {
+			s := getStatus(t, base)
+			if s.LastError != "" {
+				t.Fatalf("reload failed: %s", s.LastError)
+			}
+			return s.Generation > gen
+		})
+	}
+	for range 2 {
+		registerAs(t, srv, "202", "not-the-password")
+	}
+	if s := registerAs(t, srv, "202", "a-long-passphrase-202"); s.FinalCode != 403 {
+		t.Fatalf("after two failures: %d, want 403 (banned)", s.FinalCode)
+	}
+	reloadTo("{ban_after_failures: 2, ban_window_seconds: 60, ban_seconds: 600, ban_exempt: [127.0.0.0/8]}")
+	if s := registerAs(t, srv, "202", "a-long-passphrase-202"); s.FinalCode != 200 {
+		t.Fatalf("after a reload exempting 127.0.0.0/8: %d, want 200", s.FinalCode)
+	}
+	// Exemption gone (the lifted ban stays lifted), threshold 1: the next
+	// failure bans.
+	reloadTo("{ban_after_failures: 1, ban_window_seconds: 60, ban_seconds: 600}")
+	if s := registerAs(t, srv, "202", "a-long-passphrase-202"); s.FinalCode != 200 {
+		t.Fatalf("after the exemption went: %d, want 200", s.FinalCode)
+	}
+	registerAs(t, srv, "202", "not-the-password")
+	if s := registerAs(t, srv, "202", "a-long-passphrase-202"); s.FinalCode != 403 {
+		t.Fatalf("after one failure under ban_after_failures 1: %d, want 403 (banned)", s.FinalCode)
+	}
+}

@@ -6,8 +6,10 @@ package ban
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,18 +31,18 @@ type entry struct {
 
 // Tracker counts failures per address. It is safe for concurrent use.
 type Tracker struct {
+	now     func() time.Time
+	observe func(ip string, banned bool)
+	exempt  atomic.Pointer[[]netip.Prefix] // addresses never banned (trunks, ban_exempt)
+
+	mu         sync.Mutex
 	after      int
 	window     time.Duration
 	banFor     time.Duration
-	now        func() time.Time
 	maxEntries int
-	observe    func(ip string, banned bool)
-	exempt     []netip.Prefix // addresses never banned (trunks, ban_exempt)
-
-	mu        sync.Mutex
-	entries   map[string]*entry
-	ops       int
-	lastPrune time.Time
+	entries    map[string]*entry
+	ops        int
+	lastPrune  time.Time
 }
 
 // New returns a Tracker that bans an address for banFor once it has failed
@@ -54,6 +56,23 @@ func New(after int, window, banFor time.Duration, now func() time.Time) *Tracker
 		maxEntries: DefaultMaxEntries,
 		entries:    make(map[string]*entry),
 	}
+}
+
+// SetPolicy replaces the ban settings (a reload): after failures within
+// window ban for banFor; after <= 0 stops banning. Bans in force keep their
+// end (Unban lifts one); failures counted so far count against the new
+// threshold.
+func (t *Tracker) SetPolicy(after int, window, banFor time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.after, t.window, t.banFor = after, window, banFor
+}
+
+// BanFor is how long a ban lasts now.
+func (t *Tracker) BanFor() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.banFor
 }
 
 // SetMaxEntries changes the table cap (tests, tuning).
@@ -76,17 +95,36 @@ func (t *Tracker) Fail(ip string) (banned bool) {
 }
 
 // SetExempt sets the addresses whose failures never ban them (a provider's
-// signalling addresses, an office NAT); set it before use.
-func (t *Tracker) SetExempt(prefixes []netip.Prefix) { t.exempt = prefixes }
+// signalling addresses, an office NAT); safe while in use (a reload). An
+// address exempted while banned is let in at once, its ban and failures
+// forgotten.
+func (t *Tracker) SetExempt(prefixes []netip.Prefix) {
+	prefixes = slices.Clone(prefixes)
+	t.exempt.Store(&prefixes)
+	if len(prefixes) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for ip := range t.entries {
+		if t.Exempt(ip) {
+			delete(t.entries, ip)
+		}
+	}
+}
 
 // Exempt reports whether ip is never banned.
 func (t *Tracker) Exempt(ip string) bool {
+	ex := t.exempt.Load()
+	if ex == nil || len(*ex) == 0 {
+		return false
+	}
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return false
 	}
 	a = a.Unmap()
-	for _, p := range t.exempt {
+	for _, p := range *ex {
 		if p.Contains(a) {
 			return true
 		}
@@ -99,12 +137,15 @@ func (t *Tracker) Exempt(ip string) bool {
 func (t *Tracker) Observe(f func(ip string, banned bool)) { t.observe = f }
 
 func (t *Tracker) fail(ip string) (banned bool) {
-	if t.after <= 0 || (len(t.exempt) > 0 && t.Exempt(ip)) {
+	if t.Exempt(ip) {
 		return false
 	}
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.after <= 0 {
+		return false
+	}
 	t.maybePrune(now)
 	e := t.entries[ip]
 	if e == nil {
@@ -118,8 +159,8 @@ func (t *Tracker) fail(ip string) (banned bool) {
 		return false
 	}
 	e.fails = trim(e.fails, now.Add(-t.window))
-	if len(e.fails) == t.after {
-		e.fails = e.fails[1:]
+	if extra := len(e.fails) - (t.after - 1); extra > 0 { // a threshold lowered by a reload
+		e.fails = e.fails[extra:]
 	}
 	e.fails = append(e.fails, now)
 	if len(e.fails) < t.after {
@@ -134,9 +175,10 @@ func (t *Tracker) fail(ip string) (banned bool) {
 func (t *Tracker) Banned(ip string) bool {
 	now := t.now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	e := t.entries[ip]
-	return e != nil && now.Before(e.bannedUntil)
+	banned := e != nil && now.Before(e.bannedUntil)
+	t.mu.Unlock()
+	return banned && !t.Exempt(ip)
 }
 
 // Success forgets the failures of ip (not an active ban).

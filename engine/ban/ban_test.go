@@ -224,3 +224,45 @@ func TestExempt(t *testing.T) {
 		t.Error("Unban of an address not banned reported true")
 	}
 }
+
+// A reload changes the policy and the exemptions of the Tracker in use:
+// a lowered threshold bans sooner, banning switched off stops new bans,
+// a longer ban applies to the next one, and an address exempted while
+// banned is let in at once.
+func TestReloadedPolicy(t *testing.T) {
+	c := newClock()
+	tr := New(5, time.Minute, time.Minute, c.now)
+	for range 3 {
+		if tr.Fail("198.51.100.1") {
+			t.Fatal("banned before the threshold")
+		}
+	}
+	tr.SetPolicy(3, time.Minute, time.Hour)
+	if tr.BanFor() != time.Hour {
+		t.Errorf("BanFor = %v after SetPolicy", tr.BanFor())
+	}
+	if !tr.Fail("198.51.100.1") {
+		t.Fatal("the fourth failure did not ban under a threshold lowered to 3")
+	}
+	c.add(30 * time.Minute)
+	if !tr.Banned("198.51.100.1") {
+		t.Fatal("the ban did not last the new ban_seconds")
+	}
+	tr.SetExempt([]netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")})
+	if tr.Banned("198.51.100.1") {
+		t.Error("an address exempted by a reload is still banned")
+	}
+	tr.SetExempt(nil)
+	if tr.Banned("198.51.100.1") {
+		t.Error("a ban lifted by an exemption came back when the exemption went")
+	}
+	tr.SetPolicy(0, time.Minute, time.Hour)
+	for range 10 {
+		if tr.Fail("203.0.113.9") {
+			t.Fatal("a ban with banning switched off")
+		}
+	}
+	if tr.Banned("203.0.113.9") {
+		t.Error("banned with banning switched off")
+	}
+}

@@ -58,6 +58,7 @@ type PBX struct {
 	calls  *call.Manager
 	trunks *trunk.Manager
 	bans   *ban.Tracker
+	auth   *sipauth.Auth
 
 	media     *mediacall.Anchor
 	store     cdr.Store // nil without storage.cdr
@@ -98,15 +99,12 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 			if banned {
 				m.Bans.Inc()
 				log.Warn("address banned after repeated authentication failures", "ip", ip,
-					"ban_seconds", sec.BanSeconds)
+					"ban_seconds", int(p.bans.BanFor().Seconds()))
 			}
 		})
 	}
-	var algs []sipauth.Algorithm
-	for _, a := range sec.DigestAlgorithms {
-		algs = append(algs, sipauth.Algorithm(a))
-	}
-	auth := sipauth.New(Realm, sipauth.WithAlgorithms(algs...))
+	auth := sipauth.New(Realm, sipauth.WithAlgorithms(digestAlgorithms(sec)...))
+	p.auth = auth
 	users := registrar.UsersFunc(func(_, user string) (sipauth.Credential, bool) {
 		return credential(p.mgr.Current().Config, user)
 	})
@@ -153,7 +151,32 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 		}
 	}
 	p.registerMetrics()
+	mgr.OnReload(func(s *reload.Snapshot, err error) {
+		if err == nil {
+			p.applySecurity(s.Config)
+		}
+	})
 	return p, nil
+}
+
+// applySecurity makes a reloaded config's security settings live: the ban
+// policy, the addresses never banned (ban_exempt and every trunk's
+// inbound_ips) and the digest algorithms challenges offer.
+func (p *PBX) applySecurity(cfg *config.Config) {
+	sec := cfg.Security
+	p.bans.SetPolicy(sec.BanAfterFailures, time.Duration(sec.BanWindowSeconds)*time.Second,
+		time.Duration(sec.BanSeconds)*time.Second)
+	p.bans.SetExempt(cfg.BanExemptions())
+	p.auth.SetAlgorithms(digestAlgorithms(sec)...)
+}
+
+// digestAlgorithms are the algorithms of security.digest_algorithms.
+func digestAlgorithms(sec config.Security) []sipauth.Algorithm {
+	algs := make([]sipauth.Algorithm, 0, len(sec.DigestAlgorithms))
+	for _, a := range sec.DigestAlgorithms {
+		algs = append(algs, sipauth.Algorithm(a))
+	}
+	return algs
 }
 
 // registerMetrics exports the counters the parts keep themselves.

@@ -11,9 +11,10 @@ import (
 
 // Settings read once at start-up (by engine/pbx and cmd/luapbx) keep their
 // start-up values until a restart, whatever a reload loads: the listeners,
-// where call records, recordings and voicemail go, the ban and limit
-// settings, and the trunks' registration and keepalive. Everything else
-// (the plan, the scripts and their settings, the admin token) is live.
+// where call records, recordings and voicemail go, the system's call limit,
+// and the trunks' registration and keepalive. Everything else (the plan,
+// the scripts and their settings, the admin token, the bans, their
+// exemptions and the digest algorithms) is live.
 
 // Restart is one start-up-only setting whose value in the config differs
 // from the one the running PBX uses.
@@ -66,12 +67,7 @@ func RestartChanges(running, next *config.Config) []Restart {
 	add("storage.voicemail", rs.VoicemailDir, ns.VoicemailDir)
 	rsec, nsec := running.Security, next.Security
 	itoa := strconv.Itoa
-	add("security.ban_after_failures", itoa(rsec.BanAfterFailures), itoa(nsec.BanAfterFailures))
-	add("security.ban_window_seconds", itoa(rsec.BanWindowSeconds), itoa(nsec.BanWindowSeconds))
-	add("security.ban_seconds", itoa(rsec.BanSeconds), itoa(nsec.BanSeconds))
 	add("security.max_calls", itoa(rsec.MaxCalls), itoa(nsec.MaxCalls))
-	add("security.digest_algorithms", strings.Join(rsec.DigestAlgorithms, ","), strings.Join(nsec.DigestAlgorithms, ","))
-	add("security.ban_exempt", strings.Join(rsec.BanExempt, ","), strings.Join(nsec.BanExempt, ","))
 	return append(out, trunkChanges(running, next)...)
 }
 
@@ -90,7 +86,7 @@ func trunkChanges(running, next *config.Config) []Restart {
 		b, inB := nt[k]
 		switch {
 		case !inA:
-			out = append(out, Restart{Key: key, Note: "added: calls can use it now; it registers, is kept alive and its inbound_ips are exempt from bans after a restart"})
+			out = append(out, Restart{Key: key, Note: "added: calls can use it and its inbound_ips are exempt from bans now; it registers and is kept alive after a restart"})
 			continue
 		case !inB:
 			out = append(out, Restart{Key: key, Note: "removed: calls no longer use it; it stays registered and kept alive until a restart"})

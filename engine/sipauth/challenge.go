@@ -21,7 +21,7 @@ const (
 // MD5), all qop="auth", sharing one nonce. The answer depends only on the
 // request and the time, never on the user.
 func (a *Auth) Challenge(req *sip.Request, stale bool) *sip.Response {
-	return a.ChallengeWith(req, stale, a.algs...)
+	return a.ChallengeWith(req, stale, a.offered()...)
 }
 
 // ChallengeWith is Challenge offering only the given algorithms, in order.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -81,8 +82,10 @@ type Auth struct {
 	dummy  Credential
 
 	noIPBinding bool
-	algs        []Algorithm // offered in challenges, in order; answers in others are refused
-	macs        sync.Pool   // of hmac hash.Hash keyed with secret
+	// algs are offered in challenges, in order; answers in others are
+	// refused. SetAlgorithms replaces them while in use.
+	algs atomic.Pointer[[]Algorithm]
+	macs sync.Pool // of hmac hash.Hash keyed with secret
 }
 
 // Option configures an Auth.
@@ -112,21 +115,28 @@ func WithoutIPBinding() Option { return func(a *Auth) { a.noIPBinding = true } }
 // in an algorithm not listed is challenged again. Unknown names are
 // ignored; with none left the default stands.
 func WithAlgorithms(algs ...Algorithm) Option {
-	return func(a *Auth) {
-		var keep []Algorithm
-		for _, alg := range algs {
-			if (alg == SHA256 || alg == MD5) && !slices.Contains(keep, alg) {
-				keep = append(keep, alg)
-			}
+	return func(a *Auth) { a.SetAlgorithms(algs...) }
+}
+
+// SetAlgorithms replaces the algorithms challenges offer (a reloaded
+// security.digest_algorithms), as WithAlgorithms sets them; the next
+// challenge and the next answer checked use them.
+func (a *Auth) SetAlgorithms(algs ...Algorithm) {
+	var keep []Algorithm
+	for _, alg := range algs {
+		if (alg == SHA256 || alg == MD5) && !slices.Contains(keep, alg) {
+			keep = append(keep, alg)
 		}
-		if len(keep) > 0 {
-			a.algs = keep
-		}
+	}
+	if len(keep) > 0 {
+		a.algs.Store(&keep)
 	}
 }
 
 // Algorithms returns the algorithms challenges offer, in order.
-func (a *Auth) Algorithms() []Algorithm { return slices.Clone(a.algs) }
+func (a *Auth) Algorithms() []Algorithm { return slices.Clone(a.offered()) }
+
+func (a *Auth) offered() []Algorithm { return *a.algs.Load() }
 
 // WithClock injects the clock (tests).
 func WithClock(now func() time.Time) Option {
@@ -139,7 +149,8 @@ func WithClock(now func() time.Time) Option {
 
 // New returns an Auth for realm.
 func New(realm string, opts ...Option) *Auth {
-	a := &Auth{realm: realm, ttl: DefaultNonceTTL, now: time.Now, algs: []Algorithm{SHA256, MD5}}
+	a := &Auth{realm: realm, ttl: DefaultNonceTTL, now: time.Now}
+	a.algs.Store(&[]Algorithm{SHA256, MD5})
 	for _, o := range opts {
 		o(a)
 	}

@@ -424,3 +424,29 @@ func TestWithAlgorithms(t *testing.T) {
 		})
 	}
 }
+
+// SetAlgorithms (a reloaded security.digest_algorithms) changes what the
+// next challenge offers and which answers are accepted, on the same Auth.
+func TestSetAlgorithmsLive(t *testing.T) {
+	a := New(testRealm, WithAlgorithms(MD5))
+	req := newRequest(t, sip.REGISTER, "sip:pbx.test")
+	full := New(testRealm, WithSecret(a.secret))
+	authorize(t, req, challengeOf(t, full.Challenge(req, false), SHA256), "201", "s3cret", nil)
+	if _, res := a.Verify(req, lookup); res != NoCredentials {
+		t.Fatalf("SHA-256 answer before the change: %v, want NoCredentials", res)
+	}
+	a.SetAlgorithms(SHA256, MD5)
+	if got := a.Algorithms(); !slices.Equal(got, []Algorithm{SHA256, MD5}) {
+		t.Fatalf("Algorithms() = %v after SetAlgorithms", got)
+	}
+	if n := len(a.Challenge(newRequest(t, sip.REGISTER, "sip:pbx.test"), false).GetHeaders(hdrWWWAuthenticate)); n != 2 {
+		t.Errorf("%d challenges after SetAlgorithms, want 2", n)
+	}
+	if _, res := a.Verify(req, lookup); res != OK {
+		t.Errorf("SHA-256 answer after the change: %v, want OK", res)
+	}
+	a.SetAlgorithms("SHA-512")
+	if got := a.Algorithms(); !slices.Equal(got, []Algorithm{SHA256, MD5}) {
+		t.Errorf("nothing usable changed the offer to %v", got)
+	}
+}

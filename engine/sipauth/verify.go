@@ -23,7 +23,7 @@ func (a *Auth) Verify(req *sip.Request, lookup func(user string) (Credential, bo
 	if res != OK {
 		return cr.username, res
 	}
-	if !slices.Contains(a.algs, alg) {
+	if !slices.Contains(a.offered(), alg) {
 		return cr.username, NoCredentials // an algorithm we do not offer: challenge again
 	}
 	if !uriMatches(cr.uri, &req.Recipient) {
