@@ -443,3 +443,43 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestPollerPOnlyWhileBusy: a poller has a P of its own while media flows
+// and gives it back once idle, so signalling without media runs on as
+// many Ps as CPUs.
+func TestPollerPOnlyWhileBusy(t *testing.T) {
+	if !UsePoller {
+		t.Skip("goroutine run")
+	}
+	if os.Getenv("GOMAXPROCS") != "" {
+		t.Skip("GOMAXPROCS set in the environment: the pollers add no P (see getPoller)")
+	}
+	h := start(t)
+	h.a.send(h.ra, pkt{seq: 1, ssrc: 1, payload: ulawFrame(1)})
+	h.b.mustRecv() // the relay is in a poller
+	procs.Lock()
+	base := procs.base
+	procs.Unlock()
+	if base == 0 {
+		t.Fatal("the pollers did not record the base GOMAXPROCS")
+	}
+	idle := func() bool { return runtime.GOMAXPROCS(0) == base }
+	waitFor(t, "the idle poller to give its P back", idle)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for seq := uint16(2); ; seq++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+				h.a.send(h.ra, pkt{seq: seq, ssrc: 1, payload: ulawFrame(1)})
+			}
+		}
+	}()
+	waitFor(t, "a P for the busy poller", func() bool { return runtime.GOMAXPROCS(0) == base+1 })
+	close(stop)
+	<-done
+	waitFor(t, "the P back once media stopped", idle)
+}
