@@ -59,17 +59,19 @@ type SIPAddr struct {
 	Addr      string // host:port
 }
 
-// Storage says where CDRs, recordings and voicemail go. Relative paths
-// resolve against the working directory.
+// Storage says where CDRs, recordings, voicemail and the phones'
+// registrations go. Relative paths resolve against the working directory.
 type Storage struct {
-	CDR        string `yaml:"cdr"` // sqlite:<path> or postgres://...
-	Recordings string `yaml:"recordings"`
-	Voicemail  string `yaml:"voicemail"`
+	CDR           string `yaml:"cdr"` // sqlite:<path> or postgres://...
+	Recordings    string `yaml:"recordings"`
+	Voicemail     string `yaml:"voicemail"`
+	Registrations string `yaml:"registrations"` // a JSON file, kept across restarts
 
-	CDRDriver     string `yaml:"-"` // sqlite | postgres
-	CDRDSN        string `yaml:"-"` // sqlite:<absolute path>, or the postgres DSN as written
-	RecordingsDir string `yaml:"-"` // absolute
-	VoicemailDir  string `yaml:"-"` // absolute
+	CDRDriver         string `yaml:"-"` // sqlite | postgres
+	CDRDSN            string `yaml:"-"` // sqlite:<absolute path>, or the postgres DSN as written
+	RecordingsDir     string `yaml:"-"` // absolute
+	VoicemailDir      string `yaml:"-"` // absolute
+	RegistrationsFile string `yaml:"-"` // absolute
 }
 
 // Scripts configures the Lua side.

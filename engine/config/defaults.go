@@ -8,6 +8,7 @@ const (
 	DefaultCDR              = "sqlite:var/cdr.db"
 	DefaultRecordings       = "var/recordings"
 	DefaultVoicemail        = "var/voicemail"
+	DefaultRegistrations    = "var/registrations.json"
 	DefaultTimeoutMS        = 50
 	DefaultEventTimeoutMS   = 2000
 	DefaultEvents           = "integration"
@@ -30,7 +31,8 @@ var DefaultSIP = []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}
 
 func (c *Config) setDefaults() {
 	c.Listen = Listen{SIP: append([]string(nil), DefaultSIP...), HTTP: DefaultHTTP, RTPPorts: DefaultRTPPorts}
-	c.Storage = Storage{CDR: DefaultCDR, Recordings: DefaultRecordings, Voicemail: DefaultVoicemail}
+	c.Storage = Storage{CDR: DefaultCDR, Recordings: DefaultRecordings, Voicemail: DefaultVoicemail,
+		Registrations: DefaultRegistrations}
 	c.Scripts = Scripts{TimeoutMS: DefaultTimeoutMS, EventTimeoutMS: DefaultEventTimeoutMS, Events: DefaultEvents}
 	c.Security = Security{
 		BanAfterFailures: DefaultBanAfterFailures, BanWindowSeconds: DefaultBanWindowSeconds,

@@ -110,7 +110,8 @@ func TestDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg.Listen, wantListen) {
 		t.Errorf("listen = %+v, want %+v", cfg.Listen, wantListen)
 	}
-	if s := cfg.Storage; s.CDR != "sqlite:var/cdr.db" || s.CDRDriver != "sqlite" || s.Recordings != "var/recordings" || s.Voicemail != "var/voicemail" {
+	if s := cfg.Storage; s.CDR != "sqlite:var/cdr.db" || s.CDRDriver != "sqlite" || s.Recordings != "var/recordings" || s.Voicemail != "var/voicemail" ||
+		s.Registrations != "var/registrations.json" || s.RegistrationsFile != filepath.Join(wd(t), "var", "registrations.json") {
 		t.Errorf("storage = %+v", s)
 	}
 	if s := cfg.Scripts; s.Dir != "" || s.DirPath != dir || s.TimeoutMS != 50 || s.EventTimeoutMS != 2000 ||
@@ -180,7 +181,7 @@ func TestRelativePaths(t *testing.T) {
       - {id: a, prompt: prompts/hello.wav, default: "user:201"}
       - {id: b, prompt: "` + abs + `", default: "play:prompts/hello.wav"}
 scripts: {dir: lua}
-storage: {cdr: "sqlite:var/cdr.db", recordings: rec, voicemail: "/srv/vm"}
+storage: {cdr: "sqlite:var/cdr.db", recordings: rec, voicemail: "/srv/vm", registrations: state/regs.json}
 `
 	// Load through a relative name, from another working directory: script
 	// and prompt paths follow the file, storage paths the working directory.
@@ -204,7 +205,7 @@ storage: {cdr: "sqlite:var/cdr.db", recordings: rec, voicemail: "/srv/vm"}
 	}
 	s := cfg.Storage
 	if s.CDRDSN != "sqlite:"+filepath.Join(root, "var", "cdr.db") || s.RecordingsDir != filepath.Join(root, "rec") ||
-		s.Recordings != "rec" || s.VoicemailDir != "/srv/vm" {
+		s.Recordings != "rec" || s.VoicemailDir != "/srv/vm" || s.RegistrationsFile != filepath.Join(root, "state", "regs.json") {
 		t.Errorf("storage = %+v", s)
 	}
 }
@@ -284,4 +285,14 @@ func TestMergeTooDeep(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "<< merges nest too deep") {
 		t.Fatalf("err = %v, want merges nest too deep", err)
 	}
+}
+
+// wd is the working directory, against which storage paths resolve.
+func wd(t *testing.T) string {
+	t.Helper()
+	d, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -148,6 +148,14 @@ func checkStorage(c *Config, rep *report) {
 		}
 		*d.abs = absPath(*d.raw)
 	}
+	switch r := s.Registrations; {
+	case r == "":
+		rep.errorf("storage.registrations", "need a file, e.g. %s", DefaultRegistrations)
+	case strings.HasSuffix(r, "/") || strings.HasSuffix(r, string(filepath.Separator)) || filepath.Base(r) == "." || filepath.Base(r) == "..":
+		rep.errorf("storage.registrations", "%q is a folder: want a file, e.g. %s", r, DefaultRegistrations)
+	default:
+		s.RegistrationsFile = absPath(r)
+	}
 }
 
 // redact hides a password in a DSN.

@@ -111,6 +111,10 @@ func TestValidationErrors(t *testing.T) {
 			`pbx.yaml:5: listen.public_ip: bad public_ip "pbx.example.com": want an IP address such as 203.0.113.7`}},
 		{"bad CDR database, password hidden", base + "storage: {cdr: \"mysql://root:hunter2@db/cdr\"}\n", []string{
 			`pbx.yaml:5: storage.cdr: bad CDR database "mysql://root:***@db/cdr": want sqlite:FILE or postgres://USER:PASSWORD@HOST/DB`}},
+		{"no registrations file", base + "storage: {registrations: \"\"}\n", []string{
+			`pbx.yaml:5: storage.registrations: need a file, e.g. var/registrations.json`}},
+		{"registrations file is a folder", base + "storage: {registrations: var/}\n", []string{
+			`pbx.yaml:5: storage.registrations: "var/" is a folder: want a file, e.g. var/registrations.json`}},
 		{"bad events", base + "scripts: {events: some}\n", []string{
 			`pbx.yaml:5: scripts.events: bad events "some" (want integration or all)`}},
 		{"bad http_allow entry", base + "scripts: {http_allow: [\"http://crm.example.com/api\"]}\n", []string{

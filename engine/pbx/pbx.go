@@ -108,8 +108,13 @@ func New(log *slog.Logger, mgr *reload.Manager, opts Options) (*PBX, error) {
 	users := registrar.UsersFunc(func(_, user string) (sipauth.Credential, bool) {
 		return credential(p.mgr.Current().Config, user)
 	})
+	// Bindings saved by the previous run come back (without events).
 	p.reg = registrar.New(log, auth, users, registrar.WithBans(p.bans), registrar.WithOnChange(p.registration),
-		registrar.WithGeneration(func() uint64 { return p.mgr.Current().Gen }))
+		registrar.WithGeneration(func() uint64 { return p.mgr.Current().Gen }),
+		registrar.WithFile(cfg.Storage.RegistrationsFile))
+	if m := opts.Metrics; m != nil {
+		m.Registrations.Set(float64(len(p.reg.All())))
+	}
 	var specs []trunk.Spec
 	for _, co := range cfg.Companies {
 		for _, t := range co.Trunks {
@@ -263,6 +268,7 @@ func (p *PBX) Run(ctx context.Context) error {
 	p.media.Close()
 	stopSIP()
 	wg.Wait()
+	_ = p.reg.Close() // the last second's registrations; a failure is logged
 	p.closeCDR()
 	return runErr
 }
@@ -301,6 +307,7 @@ func (p *PBX) Close() {
 		p.calls.Close()
 		p.media.Close()
 		p.srv.Close()
+		_ = p.reg.Close()
 		p.closeCDR()
 	})
 }

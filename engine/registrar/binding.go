@@ -2,7 +2,8 @@
 // address of record (an extension number) to one or more contacts, with
 // digest authentication, Expires bounds, unregistration and NAT fixing: each
 // binding remembers where its REGISTER really came from, and that is where
-// requests for it are sent.
+// requests for it are sent. With WithFile the bindings survive a restart
+// (persist.go).
 package registrar
 
 import (

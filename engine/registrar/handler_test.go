@@ -51,7 +51,13 @@ type fixture struct {
 
 func newFixture(t testing.TB, opts ...Option) *fixture {
 	t.Helper()
-	f := &fixture{clk: &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}}
+	return newFixtureAt(t, &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}, opts...)
+}
+
+// newFixtureAt is newFixture on clk (a restart keeps the time going).
+func newFixtureAt(t testing.TB, clk *clock, opts ...Option) *fixture {
+	t.Helper()
+	f := &fixture{clk: clk}
 	f.bans = ban.New(3, time.Minute, 10*time.Minute, f.clk.now)
 	auth := sipauth.New(realm, sipauth.WithClock(f.clk.now))
 	all := append([]Option{WithClock(f.clk.now), WithBans(f.bans), WithOnChange(func(e Event) {

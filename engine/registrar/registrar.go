@@ -3,6 +3,8 @@ package registrar
 import (
 	"context"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"luapbx/engine/ban"
@@ -45,6 +47,14 @@ type Registrar struct {
 	prunedGen                          uint64        // the generation Sweep last checked (Sweep's goroutine)
 
 	st *store
+
+	// The file of WithFile (persist.go); saveMu guards the fields after it.
+	file        string
+	saveMu      sync.Mutex
+	saveOff     bool         // the file could not be read, or not moved aside: leave it
+	saveFailing bool         // the last write failed (logged once per streak)
+	savedVer    uint64       // the store version the file holds
+	saves       atomic.Int64 // files written (tests)
 }
 
 // Option configures a Registrar.
@@ -107,6 +117,9 @@ func New(log *slog.Logger, auth *sipauth.Auth, users Users, opts ...Option) *Reg
 	if r.defExpires > r.maxExpires {
 		r.defExpires = r.maxExpires
 	}
+	if r.file != "" {
+		r.load() // when it drops bindings, the next save rewrites the file
+	}
 	return r
 }
 
@@ -135,7 +148,9 @@ func (r *Registrar) Sweep() {
 	}
 }
 
-// Run sweeps bindings every second until ctx ends.
+// Run sweeps bindings every second until ctx ends, and with WithFile saves
+// them when they changed: a burst of REGISTERs costs one write a second.
+// Call Close after Run for the changes of its last second.
 func (r *Registrar) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -145,6 +160,7 @@ func (r *Registrar) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			r.Sweep()
+			_ = r.save() // logged; retried on the next tick
 		}
 	}
 }

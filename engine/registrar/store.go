@@ -40,6 +40,9 @@ var (
 type store struct {
 	mu    sync.Mutex
 	byAOR map[string][]*Binding
+	// version counts changes, so a saver knows whether the bindings
+	// changed since it last wrote them.
+	version uint64
 }
 
 func newStore() *store { return &store{byAOR: make(map[string][]*Binding)} }
@@ -100,6 +103,9 @@ func (s *store) apply(m meta, changes []change) ([]Event, []Binding, error) {
 		events = append(events, Event{typ, b.clone()})
 	}
 	s.set(m.aor, next)
+	if len(events) > 0 {
+		s.version++
+	}
 	return events, copies(next), nil
 }
 
@@ -162,6 +168,9 @@ func (s *store) remove(aor string, now time.Time, typ EventType) []Event {
 	for _, b := range live(s.byAOR[aor], now) {
 		events = append(events, Event{typ, b.clone()})
 	}
+	if _, ok := s.byAOR[aor]; ok {
+		s.version++
+	}
 	delete(s.byAOR, aor)
 	return events
 }
@@ -182,6 +191,7 @@ func (s *store) sweep(now time.Time) []Event {
 		}
 		if len(keep) != len(bs) {
 			s.set(aor, keep)
+			s.version++
 		}
 	}
 	return events
@@ -219,4 +229,33 @@ func copies(bs []*Binding) []Binding {
 		out[i] = b.clone()
 	}
 	return out
+}
+
+// snapshot returns every binding (copies, expired ones not yet swept
+// included: a loader drops them) and the version they are at.
+func (s *store) snapshot() ([]Binding, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Binding
+	for _, bs := range s.byAOR {
+		out = append(out, copies(bs)...)
+	}
+	return out, s.version
+}
+
+// restore replaces the bindings with bs (from a saved file), without
+// events; the version moves on when dirty, so the next save rewrites the
+// file.
+func (s *store) restore(bs []Binding, dirty bool) {
+	byAOR := make(map[string][]*Binding)
+	for i := range bs {
+		b := bs[i].clone()
+		byAOR[b.AOR] = append(byAOR[b.AOR], &b)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byAOR = byAOR
+	if dirty {
+		s.version++
+	}
 }

@@ -65,6 +65,7 @@ func RestartChanges(running, next *config.Config) []Restart {
 	add("storage.cdr", rs.CDRDSN, ns.CDRDSN)
 	add("storage.recordings", rs.RecordingsDir, ns.RecordingsDir)
 	add("storage.voicemail", rs.VoicemailDir, ns.VoicemailDir)
+	add("storage.registrations", rs.RegistrationsFile, ns.RegistrationsFile)
 	rsec, nsec := running.Security, next.Security
 	itoa := strconv.Itoa
 	add("security.max_calls", itoa(rsec.MaxCalls), itoa(nsec.MaxCalls))
