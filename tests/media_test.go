@@ -310,11 +310,28 @@ func TestMediaEcho(t *testing.T) {
 	dir := t.TempDir()
 	sig := writeSignal(t, filepath.Join(dir, "a.wav"), 12000, 31)
 	rec := filepath.Join(dir, "got.wav")
-	s := lastCall(t, startPhone(t, srv, "call", "777", "--user", "201", "--password", "a-long-passphrase-201",
-		"--play", filepath.Join(dir, "a.wav"), "--record", rec, "--hangup-after", "2s").wait(t), "caller")
+	p := startPhone(t, srv, "call", "777", "--user", "201", "--password", "a-long-passphrase-201",
+		"--play", filepath.Join(dir, "a.wav"), "--record", rec, "--hangup-after", "2s")
+	// /metrics counts the RTP of the PBX's own media (the echo) while the
+	// call is up, not only once it ends.
+	rtp := func() (in, out float64) {
+		text := get(t, "http://"+srv.HTTP+"/metrics", "")
+		return metricValue(t, text, "luapbx_rtp_packets_in_total"), metricValue(t, text, "luapbx_rtp_packets_out_total")
+	}
+	waitFor(t, 1500*time.Millisecond, "RTP counted while the echo call is up", func() bool {
+		in, out := rtp()
+		return in >= 10 && out >= 10
+	})
+	s := lastCall(t, p.wait(t), "caller")
 	if s.FinalCode != 200 {
 		t.Fatalf("echo call: %+v", s)
 	}
+	// Once ended, the counters hold what the phone sent and got (give or
+	// take packets in flight at the hang-up).
+	waitFor(t, 2*time.Second, "the echo's RTP counted after the call", func() bool {
+		in, out := rtp()
+		return in >= float64(s.Media.PacketsOut)-5 && out >= float64(s.Media.PacketsIn)
+	})
 	got, _ := readPCM(t, rec)
 	if c, lag := correlate.Best(sig, got, 8000); c < 0.9 {
 		t.Errorf("echo returned audio correlating %.3f (lag %d)", c, lag)

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"luapbx/engine"
@@ -21,7 +20,6 @@ import (
 	"luapbx/media/player"
 	"luapbx/media/portpool"
 	"luapbx/media/recorder"
-	"luapbx/media/rtprelay"
 )
 
 // Options configure an Anchor.
@@ -73,34 +71,7 @@ type Anchor struct {
 	calls    map[*call.Call]*callMedia
 	finished map[*call.Call]string // recordings of media targets, for OnEnd
 
-	packetsIn, packetsOut, lost, overflow atomic.Uint64 // over ended relays
-}
-
-// RTPStats counts the packets of every relay that has ended.
-type RTPStats struct {
-	PacketsIn, PacketsOut, Lost uint64
-	// Overflow: datagrams the kernel dropped for a full socket buffer (the
-	// relay read too slowly; Linux).
-	Overflow uint64
-}
-
-// Stats returns the RTP counters of ended calls, for metrics.
-func (a *Anchor) Stats() RTPStats {
-	return RTPStats{PacketsIn: a.packetsIn.Load(), PacketsOut: a.packetsOut.Load(), Lost: a.lost.Load(),
-		Overflow: a.overflow.Load()}
-}
-
-// count adds a relay's final statistics to the totals.
-func (a *Anchor) count(r *rtprelay.Relay) {
-	for _, leg := range []rtprelay.Leg{rtprelay.A, rtprelay.B} {
-		st := r.Stats(leg)
-		a.packetsIn.Add(st.PacketsIn)
-		a.packetsOut.Add(st.PacketsOut)
-		a.overflow.Add(st.Overflow)
-		if st.Lost > 0 {
-			a.lost.Add(uint64(st.Lost))
-		}
-	}
+	rtp rtpTotals // for Stats
 }
 
 // New opens the port pool.

@@ -22,6 +22,7 @@ type answered struct {
 	log    *slog.Logger
 	leg    CallerLeg
 	ep     *rtprelay.Endpoint
+	rtp    *rtpTotals // counts ep's packets until it closes or is handed over
 	sess   *apps.Session
 	local  sdpneg.Local   // our address in the answer the caller holds
 	origin *sdpneg.Origin // its o= line (versions go on in re-INVITEs)
@@ -66,15 +67,17 @@ func (a *Anchor) answer(ctx context.Context, c *call.Call, leg CallerLeg) (*answ
 		_ = port.Close()
 		return nil, 500
 	}
+	a.trackEndpoint(ep)
 	// Media anchored for callees rung before (early media of a target
 	// that fell back to this one) is not needed any more.
 	a.drop(c)
 	if err := leg.Answer(ctx, body); err != nil {
 		_ = ep.Close()
+		a.endEndpoint(ep)
 		a.log.Info("media target: caller did not take the answer", "call_id", c.ID, "error", err)
 		return nil, 0
 	}
-	an := &answered{log: a.log.With("call_id", c.ID), leg: leg, ep: ep, local: local, origin: origin,
+	an := &answered{log: a.log.With("call_id", c.ID), leg: leg, ep: ep, rtp: &a.rtp, local: local, origin: origin,
 		codec: neg.Codec(), sess: apps.NewSession(a.log.With("call_id", c.ID), ep)}
 	an.ctx, an.cancel = context.WithCancel(ctx)
 	an.wg.Go(func() {
@@ -179,7 +182,16 @@ func (an *answered) close(hangup bool) {
 	}
 	an.cancel()
 	an.wg.Wait()
+	an.closeEndpoint()
+}
+
+// closeEndpoint closes the Endpoint and counts its packets (nothing once
+// it was handed over: the relay counts them).
+func (an *answered) closeEndpoint() {
 	_ = an.ep.Close()
+	if an.rtp != nil {
+		an.rtp.end(an.ep, an.ep.Stats())
+	}
 }
 
 // detachWait bounds how long a hand-over waits for the session reader.
@@ -201,7 +213,7 @@ func (an *answered) handover() (*rtprelay.Handover, error) {
 	an.cancel()
 	an.wg.Wait()
 	if err != nil {
-		_ = an.ep.Close()
+		an.closeEndpoint()
 		return nil, fmt.Errorf("mediacall: hand-over: %w", err)
 	}
 	return h, nil

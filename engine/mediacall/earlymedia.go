@@ -18,6 +18,7 @@ import (
 // without closing it: Bridge relays on it once a callee answers.
 type earlyMedia struct {
 	ep   *rtprelay.Endpoint
+	rtp  *rtpTotals
 	done chan struct{}
 	once sync.Once
 }
@@ -53,7 +54,8 @@ func (cm *callMedia) playEarly(a *Anchor, body []byte) error {
 		return err
 	}
 	an.stopRingback() // the early media's goroutine is the caller's writer now
-	e := &earlyMedia{ep: ep, done: make(chan struct{})}
+	a.trackEndpoint(ep)
+	e := &earlyMedia{ep: ep, rtp: &a.rtp, done: make(chan struct{})}
 	cm.early = e
 	go e.run(an)
 	// The ring-back watched the caller's media; with it stopped, this does:
@@ -127,6 +129,7 @@ func (e *earlyMedia) stop() {
 		if _, err := e.ep.Detach(); err != nil {
 			_ = e.ep.Close()
 		}
+		e.rtp.end(e.ep, e.ep.Stats()) // the port goes on; its packets so far are counted
 	})
 }
 

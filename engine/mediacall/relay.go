@@ -160,6 +160,7 @@ func (cm *callMedia) towardsA(a *Anchor, c *call.Call, body []byte, reoffer bool
 		return nil, fmt.Errorf("mediacall: relay: %w", err)
 	}
 	cm.relay = r
+	a.trackRelay(r)
 	a.wg.Go(func() { cm.run(a, r) })
 	cm.log.Debug("media anchored", "port_a", cm.localA.Port, "port_b", cm.localB.Port,
 		"codec_a", negA.Codec(), "codec_b", b.Media.Codec())
@@ -210,12 +211,16 @@ func (cm *callMedia) bridge(a *Anchor, body []byte) error {
 		Timeout: a.opts.RTPTimeout, AllowAnySource: a.opts.AllowAnySource})
 	if err != nil {
 		_ = h.Close()
+		a.endEndpoint(an.ep)
 		return fmt.Errorf("mediacall: relay: %w", err)
 	}
+	// The relay's leg A goes on with the endpoint's counters.
+	a.rtp.swap(an.ep, r, relayPackets(r))
 	cm.mu.Lock()
 	if cm.stopped {
 		cm.mu.Unlock()
 		_ = r.Close()
+		a.count(r)
 		return errors.New("mediacall: bridge: call ended")
 	}
 	cm.relay = r

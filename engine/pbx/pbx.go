@@ -194,10 +194,10 @@ func (p *PBX) registerMetrics() {
 		_ = m.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
 			func() float64 { return float64(f(p.media.Stats())) }))
 	}
-	rtp("luapbx_rtp_packets_in_total", "RTP packets received by ended relays.", func(s mediacall.RTPStats) uint64 { return s.PacketsIn })
-	rtp("luapbx_rtp_packets_out_total", "RTP packets sent by ended relays.", func(s mediacall.RTPStats) uint64 { return s.PacketsOut })
-	rtp("luapbx_rtp_lost_packets_total", "RTP packets lost (sequence gaps) in ended relays.", func(s mediacall.RTPStats) uint64 { return s.Lost })
-	rtp("luapbx_rtp_overflow_packets_total", "RTP datagrams the kernel dropped for a full socket buffer in ended relays (the relay fell behind).",
+	rtp("luapbx_rtp_packets_in_total", "RTP packets received: relayed, and to the PBX's own media (IVR, voicemail, echo); counted as they arrive.", func(s mediacall.RTPStats) uint64 { return s.PacketsIn })
+	rtp("luapbx_rtp_packets_out_total", "RTP packets sent: relayed, and from the PBX's own media; counted as they leave.", func(s mediacall.RTPStats) uint64 { return s.PacketsOut })
+	rtp("luapbx_rtp_lost_packets_total", "RTP packets lost (sequence gaps), counted when a call's media ends.", func(s mediacall.RTPStats) uint64 { return s.Lost })
+	rtp("luapbx_rtp_overflow_packets_total", "RTP datagrams the kernel dropped for a full socket buffer (the relay fell behind), counted when a relay ends.",
 		func(s mediacall.RTPStats) uint64 { return s.Overflow })
 	_ = m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "luapbx_active_calls", Help: "Calls in progress."},
 		func() float64 { return float64(p.calls.Active()) }))
