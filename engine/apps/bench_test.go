@@ -135,3 +135,26 @@ func BenchmarkVoicemailWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkSilence is the cost of one silence frame while an application
+// waits (IVR, voicemail): the clock's tick, the frame picked for the codec,
+// WriteAudio (to nothing) and the timer re-armed.
+func BenchmarkSilence(b *testing.B) {
+	m := discardMedia{closed: make(chan struct{})}
+	defer close(m.closed)
+	s := NewSession(nil, m)
+	s.interval = time.Nanosecond
+	pc := s.clock()
+	b.ReportAllocs()
+	for b.Loop() {
+		<-pc.C()
+		if err := s.silence(pc); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	pc.Stop()
+	if s.Stats().Silence == 0 {
+		b.Fatal("no silence sent")
+	}
+}

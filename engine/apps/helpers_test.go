@@ -27,6 +27,7 @@ type rig struct {
 	ph     *phone
 	cancel context.CancelFunc
 	runErr chan error
+	dir    string // a voicemail directory, when a test sets one
 }
 
 func newRig(t *testing.T, codec uint8) *rig {
@@ -84,6 +85,7 @@ type rtpPkt struct {
 	marker  bool
 	seq     uint16
 	ts      uint32
+	ssrc    uint32
 	payload []byte
 	at      time.Time
 }
@@ -124,7 +126,7 @@ func (p *phone) read() {
 			continue
 		}
 		k := rtpPkt{pt: buf[1] & 0x7f, marker: buf[1]&0x80 != 0, seq: binary.BigEndian.Uint16(buf[2:]),
-			ts: binary.BigEndian.Uint32(buf[4:]), payload: append([]byte(nil), buf[12:n]...), at: time.Now()}
+			ts: binary.BigEndian.Uint32(buf[4:]), ssrc: binary.BigEndian.Uint32(buf[8:]), payload: append([]byte(nil), buf[12:n]...), at: time.Now()}
 		p.mu.Lock()
 		p.got = append(p.got, k)
 		p.mu.Unlock()

@@ -151,6 +151,7 @@ func (s *Session) collect(ctx context.Context, cfg *IVRConfig, prompts []*player
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	pc := s.clock() // the caller hears silence while the menu waits
 	for {
 		if digits.Len() > 0 && !extendable(cfg.Options, digits.String()) {
 			return digits.String(), nil
@@ -166,6 +167,10 @@ func (s *Session) collect(ctx context.Context, cfg *IVRConfig, prompts []*player
 			if p.Digit != 0 {
 				digits.WriteRune(p.Digit)
 				t.Reset(cfg.InterDigit)
+			}
+		case <-pc.C():
+			if err := s.silence(pc); err != nil {
+				return "", err
 			}
 		}
 	}

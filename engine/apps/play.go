@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 
 	"luapbx/media/g711"
 	"luapbx/media/player"
@@ -90,7 +89,8 @@ func (s *Session) playPrompt(ctx context.Context, p *player.Prompt, on onPacket)
 	return s.send(ctx, frames, pt, false, on)
 }
 
-// send is the paced sender: one frame every 20 ms on a drift-free schedule,
+// send is the paced sender: one frame every 20 ms on the session's
+// drift-free schedule (clock.go),
 // looping forever when loop is set. Received packets are consumed while it
 // plays and passed to on (if any); on returning true stops the playback and
 // send returns true. It returns ctx.Err() when ctx ends, an ErrMediaEnded
@@ -99,8 +99,7 @@ func (s *Session) send(ctx context.Context, frames [][]byte, pt uint8, loop bool
 	if len(frames) == 0 {
 		return false, nil
 	}
-	pc := NewPacer(s.interval)
-	defer pc.Stop()
+	pc := s.clock()
 	for i := 0; ; {
 		select {
 		case <-ctx.Done():
@@ -112,13 +111,8 @@ func (s *Session) send(ctx context.Context, frames [][]byte, pt uint8, loop bool
 				return true, nil
 			}
 		case <-pc.C():
-			if err := s.m.WriteAudio(frames[i], pt); err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					// The media was closed under us: the same end as
-					// the reader seeing it (which may not have yet).
-					return false, fmt.Errorf("%w: %w", ErrMediaEnded, err)
-				}
-				return false, fmt.Errorf("apps: send frame: %w", err)
+			if err := s.write(frames[i], pt); err != nil {
+				return false, err
 			}
 			pc.Next()
 			if i++; i == len(frames) {

@@ -87,6 +87,9 @@ type Session struct {
 	// interval paces what applications send (FrameInterval; benchmarks
 	// shorten it to measure the per-frame cost without the wait).
 	interval time.Duration
+	// pc is the send schedule shared by the applications (clock.go);
+	// only the running application touches it.
+	pc *Pacer
 
 	done    chan struct{} // closed when Run returns
 	errOnce sync.Once
@@ -94,6 +97,7 @@ type Session struct {
 
 	dropped atomic.Uint64
 	digits  atomic.Uint64
+	silent  atomic.Uint64
 }
 
 // NewSession wraps m. Start Run before any application.
@@ -209,22 +213,32 @@ func (s *Session) Err() error {
 type SessionStats struct {
 	Dropped uint64 `json:"dropped"` // queue full (no application reading) or too big
 	Digits  uint64 `json:"digits"`  // DTMF key presses recognised
+	Silence uint64 `json:"silence"` // silence frames sent while nothing else played
 }
 
 // Stats returns the counters.
 func (s *Session) Stats() SessionStats {
-	return SessionStats{Dropped: s.dropped.Load(), Digits: s.digits.Load()}
+	return SessionStats{Dropped: s.dropped.Load(), Digits: s.digits.Load(), Silence: s.silent.Load()}
 }
 
-// acquire marks an application as running; release undoes it.
+// acquire marks an application as running and resumes the send schedule
+// where the previous application left it; release undoes it.
 func (s *Session) acquire() error {
 	if !s.busy.CompareAndSwap(false, true) {
 		return ErrBusy
 	}
+	if s.pc != nil {
+		s.pc.Resume()
+	}
 	return nil
 }
 
-func (s *Session) release() { s.busy.Store(false) }
+func (s *Session) release() {
+	if s.pc != nil {
+		s.pc.Stop()
+	}
+	s.busy.Store(false)
+}
 
 // flush discards packets queued before an application (or a phase of one)
 // started listening.

@@ -15,10 +15,14 @@ func SidecarPath(wavPath string) string {
 	return strings.TrimSuffix(wavPath, filepath.Ext(wavPath)) + ".json"
 }
 
+// SidecarMode is the permission of sidecar files: that of the WAVs beside
+// them (created 0666 less the usual umask 022).
+const SidecarMode os.FileMode = 0o644
+
 // WriteSidecar writes v as indented JSON to SidecarPath(wavPath)
 // atomically: to a temporary file in the same directory, synced, then
 // renamed over the target, so a reader (or a crash) never sees half a
-// file.
+// file. The file is SidecarMode (0644).
 func WriteSidecar(wavPath string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -28,6 +32,12 @@ func WriteSidecar(wavPath string, v any) error {
 	dst := SidecarPath(wavPath)
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
 	if err != nil {
+		return fmt.Errorf("sidecar: %w", err)
+	}
+	// CreateTemp makes the file 0600; a sidecar is as readable as its WAV.
+	if err := tmp.Chmod(SidecarMode); err != nil {
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("sidecar: %w", err)
 	}
 	if err := writeSynced(tmp, data); err != nil {

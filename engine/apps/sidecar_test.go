@@ -53,6 +53,14 @@ func TestWriteSidecar(t *testing.T) {
 	if len(files) != 1 {
 		t.Errorf("files in dir: %v, want only the sidecar (no temp files)", files)
 	}
+	// Readable like the WAV beside it (CreateTemp alone makes 0600).
+	fi, err := os.Stat(filepath.Join(dir, "call-1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != SidecarMode || SidecarMode != 0o644 {
+		t.Errorf("sidecar mode %v, want 0644", fi.Mode().Perm())
+	}
 }
 
 func TestWriteSidecarErrors(t *testing.T) {

@@ -85,5 +85,19 @@ func (v *vmWriter) write(p *Packet) (full bool, err error) {
 	return v.written >= v.limit, nil
 }
 
+// padTo adds silence until the file holds n samples (at most the limit);
+// a file already as long is left alone.
+func (v *vmWriter) padTo(n int64) error {
+	n = min(n, v.limit)
+	if n <= v.written {
+		return nil
+	}
+	if err := v.w.WriteSilence(n - v.written); err != nil {
+		return fmt.Errorf("voicemail: %w", err)
+	}
+	v.written = n
+	return nil
+}
+
 // close finishes the file (header sizes fixed).
 func (v *vmWriter) close() error { return v.w.Close() }

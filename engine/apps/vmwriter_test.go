@@ -88,3 +88,62 @@ func TestVMWriterTimeline(t *testing.T) {
 		})
 	}
 }
+
+// TestVMWriterPadTo: silence up to a length (the message aligned to the
+// time recording stopped), never shortening, never past the limit.
+func TestVMWriterPadTo(t *testing.T) {
+	tests := []struct {
+		name        string
+		frames      int // 160-sample frames written first
+		pad         int64
+		limit       int64
+		wantWritten int64
+	}{
+		{"pads after the audio", 2, 1000, 8000, 1000},
+		{"pads an empty message", 0, 480, 8000, 480},
+		{"never shortens", 3, 100, 8000, 480},
+		{"stops at the limit", 1, 9000, 800, 800},
+		{"negative is nothing", 1, -5, 8000, 160},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "m.wav")
+			vw, err := newVMWriter(path, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range tc.frames {
+				p := frameOf(g711.PTPCMU, 1000, uint32(i*160), 1)
+				if _, err := vw.write(&p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := vw.padTo(tc.pad); err != nil {
+				t.Fatal(err)
+			}
+			if err := vw.close(); err != nil {
+				t.Fatal(err)
+			}
+			if vw.written != tc.wantWritten || vw.received != int64(tc.frames*160) {
+				t.Errorf("written %d received %d, want %d and %d", vw.written, vw.received, tc.wantWritten, tc.frames*160)
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			pcm, _, err := wav.ReadPCM(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(len(pcm)) != tc.wantWritten {
+				t.Fatalf("file holds %d samples, want %d", len(pcm), tc.wantWritten)
+			}
+			for i, v := range pcm[min(tc.frames*160, len(pcm)):] {
+				if v != 0 {
+					t.Fatalf("padding sample %d is %d", i, v)
+				}
+			}
+		})
+	}
+}

@@ -69,9 +69,10 @@ var defaultBeep = player.NewPrompt("beep", player.Beep())
 
 // Voicemail plays the greeting (if any) and the beep, then records the
 // caller into a mono 8 kHz 16-bit WAV until ctx ends (hang-up), the caller
-// presses #, MaxLength of audio is recorded or the media ends. The audio
-// is laid out by RTP timestamps (see vmWriter), so the message's Duration
-// is the caller's audio time, silence for lost packets included. The file is
+// presses #, MaxLength of audio is recorded or the media ends; the caller
+// hears silence meanwhile. The audio is laid out by RTP timestamps (see
+// vmWriter), silence for lost packets included, and the message is aligned
+// to time (see record): its Duration runs from the beep to the stop. The file is
 // Dir/<UTC timestamp>-<call-id>.wav with a .json sidecar (the Message).
 // A hang-up ends a message normally (nil error). Nothing to keep returns
 // ErrNoMessage and leaves no file.
@@ -92,14 +93,15 @@ func Voicemail(ctx context.Context, s *Session, cfg VoicemailConfig) (Message, e
 	if cfg.Beep == nil {
 		cfg.Beep = defaultBeep
 	}
-	log := s.log.With("call_id", cfg.CallID, "extension", cfg.Extension)
+	// The Session's logger carries the call (call_id).
+	log := s.log.With("extension", cfg.Extension)
 	s.flush()
 	skip := func(p *Packet) bool { return p.Digit != 0 }
 	if _, err := s.playPrompt(ctx, cfg.Greeting, skip); err != nil {
-		return Message{}, noMessage(err)
+		return Message{}, noMessage(log, err)
 	}
 	if _, err := s.playPrompt(ctx, cfg.Beep, nil); err != nil {
-		return Message{}, noMessage(err)
+		return Message{}, noMessage(log, err)
 	}
 	msg := Message{Start: cfg.Now(), CallID: cfg.CallID, From: cfg.From, To: cfg.To, Extension: cfg.Extension}
 	msg.Path = filepath.Join(cfg.Dir, msg.Start.UTC().Format("20060102T150405Z")+"-"+recorder.SafeName(cfg.CallID)+".wav")
@@ -109,12 +111,12 @@ func Voicemail(ctx context.Context, s *Session, cfg VoicemailConfig) (Message, e
 	}
 	s.flush()
 	reason, err := s.record(ctx, vw, cfg.MaxLength)
-	return keep(log, msg, vw, reason, err)
+	return keep(log, msg, vw, reason, stopCause(ctx, s, reason), err)
 }
 
 // keep closes the file and keeps it with its sidecar, or deletes it when
 // writing failed or it holds too little audio.
-func keep(log *slog.Logger, msg Message, vw *vmWriter, reason string, err error) (Message, error) {
+func keep(log *slog.Logger, msg Message, vw *vmWriter, reason string, cause, err error) (Message, error) {
 	if cerr := vw.close(); err == nil && cerr != nil {
 		err = fmt.Errorf("apps: voicemail: %w", cerr)
 	}
@@ -124,9 +126,13 @@ func keep(log *slog.Logger, msg Message, vw *vmWriter, reason string, err error)
 		return Message{}, err
 	}
 	if audio := samplesDuration(vw.received); audio < MinMessageAudio {
-		log.Info("voicemail discarded: too short", "audio_ms", audio.Milliseconds(), "reason", reason, "path", msg.Path)
+		log.Info("voicemail discarded: too short, no message left", "audio_ms", audio.Milliseconds(),
+			"min_ms", MinMessageAudio.Milliseconds(), "reason", reason, "path", msg.Path)
 		if err := os.Remove(msg.Path); err != nil {
 			log.Warn("voicemail: remove short message", "path", msg.Path, "error", err)
+		}
+		if cause != nil {
+			return Message{}, fmt.Errorf("%w: %w", ErrNoMessage, cause)
 		}
 		return Message{}, ErrNoMessage
 	}
@@ -140,12 +146,27 @@ func keep(log *slog.Logger, msg Message, vw *vmWriter, reason string, err error)
 	return msg, nil
 }
 
-// noMessage maps an end before the beep finished to ErrNoMessage.
-func noMessage(err error) error {
+// noMessage maps an end before the beep finished to ErrNoMessage (a
+// normal outcome: the caller hung up, logged at INFO).
+func noMessage(log *slog.Logger, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrMediaEnded) {
+		log.Info("voicemail: caller left before the beep, no message left", "error", err)
 		return fmt.Errorf("%w: %w", ErrNoMessage, err)
 	}
 	return err
+}
+
+// stopCause is what a message too short to keep wraps with ErrNoMessage,
+// so that callers see a hang-up (the context's error) or the media ending
+// as the normal end it is; nil for "#" and the length limit.
+func stopCause(ctx context.Context, s *Session, reason string) error {
+	switch reason {
+	case StopHangup:
+		return ctx.Err()
+	case StopMediaEnd:
+		return s.ended()
+	}
+	return nil
 }
 
 // maxLengthSlack lets the sample count, not the wall clock, end a message
@@ -154,26 +175,48 @@ func noMessage(err error) error {
 const maxLengthSlack = 500 * time.Millisecond
 
 // record writes the caller's audio until a stop condition and returns why
-// it stopped; an error is a failed write.
+// it stopped; an error is a failed write. The caller hears silence
+// meanwhile. The message is aligned to time, as the call recorder is: it
+// starts when recording starts (a caller silent at first gets leading
+// silence) and ends when recording stopped (hang-up, "#", MaxLength),
+// however much audio the phone sent; between, the caller's RTP timestamps
+// place the audio. When the media ends (rtp_timeout) it ends at the last
+// audio: the silent wait for the timeout is not the caller's.
 func (s *Session) record(ctx context.Context, vw *vmWriter, maxLen time.Duration) (string, error) {
+	start := time.Now()
 	limit := time.NewTimer(maxLen + maxLengthSlack)
 	defer limit.Stop()
+	pc := s.clock()
 	for {
 		select {
 		case <-ctx.Done():
-			return StopHangup, nil
+			return StopHangup, vw.padTo(samplesSince(start, time.Now()))
 		case <-s.done:
 			if ctx.Err() != nil {
-				return StopHangup, nil // Run saw the same hang-up first
+				// Run saw the same hang-up first.
+				return StopHangup, vw.padTo(samplesSince(start, time.Now()))
 			}
 			return StopMediaEnd, nil
 		case <-limit.C:
-			return StopMaxLength, nil
+			return StopMaxLength, vw.padTo(vw.limit)
+		case <-pc.C():
+			if err := s.silence(pc); err != nil {
+				if errors.Is(err, ErrMediaEnded) {
+					continue // the reader reports the end (s.done)
+				}
+				return "", err
+			}
 		case p := <-s.pkts:
 			switch {
 			case p.Digit == '#':
-				return StopHash, nil
+				return StopHash, vw.padTo(samplesSince(start, p.At))
 			case !p.Event && (p.PT == g711.PTPCMU || p.PT == g711.PTPCMA):
+				if !vw.started {
+					// The caller's first audio: silence before it.
+					if err := vw.padTo(samplesSince(start, p.At) - int64(p.n)); err != nil {
+						return "", err
+					}
+				}
 				full, err := vw.write(&p)
 				if err != nil {
 					return "", err
@@ -184,6 +227,15 @@ func (s *Session) record(ctx context.Context, vw *vmWriter, maxLen time.Duration
 			}
 		}
 	}
+}
+
+// samplesSince is the number of 8 kHz samples from start to t (0 if t is
+// before start or unset).
+func samplesSince(start, t time.Time) int64 {
+	if t.Before(start) {
+		return 0
+	}
+	return int64(t.Sub(start) * player.SampleRate / time.Second)
 }
 
 func samplesDuration(n int64) time.Duration {

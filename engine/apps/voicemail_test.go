@@ -27,14 +27,23 @@ func TestVoicemail(t *testing.T) {
 		wantDur    [2]time.Duration // bounds of Message.Duration
 		wantErr    error
 	}{
+		// The phone starts talking 500 ms in; recording starts when the
+		// 250 ms beep has been sent (its last frame at 240 ms): the message
+		// starts with ~260 ms of silence and lasts until it stopped.
 		{name: "hash stops", codec: g711.PTPCMU, audio: 1500 * time.Millisecond, hash: true,
-			wantReason: StopHash, wantDur: [2]time.Duration{1400 * time.Millisecond, 1520 * time.Millisecond}},
+			wantReason: StopHash, wantDur: [2]time.Duration{1700 * time.Millisecond, 1850 * time.Millisecond}},
 		{name: "pcma caller", codec: g711.PTPCMA, audio: 1000 * time.Millisecond, hash: true,
-			wantReason: StopHash, wantDur: [2]time.Duration{900 * time.Millisecond, 1020 * time.Millisecond}},
+			wantReason: StopHash, wantDur: [2]time.Duration{1200 * time.Millisecond, 1350 * time.Millisecond}},
 		{name: "max length", codec: g711.PTPCMU, audio: 3 * time.Second, maxLength: time.Second,
 			wantReason: StopMaxLength, wantDur: [2]time.Duration{time.Second, time.Second}},
 		{name: "hangup keeps the message", codec: g711.PTPCMU, audio: 3 * time.Second, hangupAt: 2 * time.Second,
-			wantReason: StopHangup, wantDur: [2]time.Duration{1200 * time.Millisecond, 1700 * time.Millisecond}},
+			wantReason: StopHangup, wantDur: [2]time.Duration{1700 * time.Millisecond, 1800 * time.Millisecond}},
+		// The trial's case: the phone sent 1 s of audio but the caller
+		// stayed until 3 s: the message lasts until the hang-up.
+		{name: "caller stays after the audio stops", codec: g711.PTPCMU, audio: time.Second, hangupAt: 3 * time.Second,
+			wantReason: StopHangup, wantDur: [2]time.Duration{2700 * time.Millisecond, 2800 * time.Millisecond}},
+		{name: "max length with a phone that stops sending", codec: g711.PTPCMU, audio: time.Second,
+			maxLength: 2 * time.Second, wantReason: StopMaxLength, wantDur: [2]time.Duration{2 * time.Second, 2 * time.Second}},
 		{name: "too short is discarded", codec: g711.PTPCMU, audio: 200 * time.Millisecond, hash: true,
 			wantErr: ErrNoMessage},
 	}
@@ -104,10 +113,15 @@ func checkVoicemailWAV(t *testing.T, msg Message, sent []int16) {
 	if got := time.Duration(len(pcm)) * time.Second / 8000; got != msg.Duration {
 		t.Errorf("WAV holds %v, message says %v", got, msg.Duration)
 	}
-	// The recording may have missed the start or the end of what was
-	// said (the caller spoke before the beep ended, or past the limit):
-	// compare the part both hold.
-	assertCorrelates(t, sent[:min(len(sent), len(pcm))], pcm, 4000)
+	// The recording may have missed the end of what was said (past the
+	// limit): compare the part both hold.
+	sent = sent[:min(len(sent), len(pcm))]
+	assertCorrelates(t, sent, pcm, 4000)
+	// The message is aligned to time: the phone began 500 ms after the
+	// start, ~260 ms after the recording did.
+	if _, lag := correlate.Best(sent, pcm, 4000); lag < 1600 || lag > 2600 {
+		t.Errorf("the caller's audio starts %v into the message, want ~260 ms", time.Duration(lag)*time.Second/8000)
+	}
 }
 
 func checkSidecar(t *testing.T, msg Message, at time.Time) {
@@ -162,8 +176,9 @@ func TestVoicemailGreetingSkippedByDigit(t *testing.T) {
 	if msg.Reason != StopHash || msg.Duration < 900*time.Millisecond {
 		t.Errorf("message %+v", msg)
 	}
-	// What the phone heard: the start of the greeting, then the 250 ms beep.
-	heard := r.ph.audio()
+	// What the phone heard: the start of the greeting, then the 250 ms
+	// beep, then silence while it recorded.
+	heard := trimSilence(r.ph.audio())
 	if d := time.Duration(len(heard)) * time.Second / 8000; d < 450*time.Millisecond || d > 1200*time.Millisecond {
 		t.Fatalf("phone heard %v of greeting and beep", d)
 	}
@@ -172,4 +187,13 @@ func TestVoicemailGreetingSkippedByDigit(t *testing.T) {
 	if c, _ := correlate.Best(defaultBeep.PCM[:1600], beep, 400); c < 0.9 {
 		t.Errorf("the beep is not the last thing heard (correlation %.3f)", c)
 	}
+}
+
+// trimSilence drops the trailing zero samples (silence frames).
+func trimSilence(pcm []int16) []int16 {
+	n := len(pcm)
+	for n > 0 && pcm[n-1] == 0 {
+		n--
+	}
+	return pcm[:n]
 }

@@ -76,6 +76,8 @@ func (a *Anchor) Serve(ctx context.Context, c *call.Call, t routing.Target) (int
 	switch {
 	case err == nil || left && (errors.Is(err, context.Canceled) || errors.Is(err, apps.ErrMediaEnded)):
 		a.log.Info("media target done", "call_id", c.ID, "target", t.String(), "caller_left", left)
+	case errors.Is(err, apps.ErrNoMessage): // '#' or the limit with almost nothing said: an outcome, not a fault
+		a.log.Info("media target done: no voicemail message left", "call_id", c.ID, "target", t.String(), "caller_left", left)
 	default:
 		a.log.Warn("media target failed", "call_id", c.ID, "target", t.String(), "error", err)
 	}

@@ -10,13 +10,21 @@ import (
 	"sync"
 	"time"
 
+	"luapbx/engine/apps"
 	"luapbx/media/dtmf"
 	"luapbx/media/g711"
 	"luapbx/media/wav"
 )
 
 // frameSamples is one 20 ms G.711 frame at 8 kHz.
-const frameSamples = 160
+const (
+	frameSamples  = 160
+	frameInterval = 20 * time.Millisecond
+	// maxCatchUp is how many packets late the sender catches up back to
+	// back. The test phone measures the PBX: its stream must keep real
+	// time through the stalls of a loaded machine.
+	maxCatchUp = 10
+)
 
 // MediaOptions says what an RTPMedia call sends and keeps.
 type MediaOptions struct {
@@ -70,6 +78,9 @@ type rtpMedia struct {
 	closeOnce sync.Once
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	// stall, when set (tests), runs on the sender after each wait, as a
+	// descheduled goroutine would lose time.
+	stall func()
 
 	mu     sync.Mutex // guards below
 	out    uint64
@@ -164,22 +175,18 @@ func (s *sender) write(pt uint8, marker bool, ts uint32, payload []byte) error {
 	return err
 }
 
-// send paces DTMF then Play as 20 ms packets.
+// send paces DTMF then Play as 20 ms packets on an absolute schedule:
+// packet n is due at start + n*20 ms (apps.Pacer), so the stream keeps
+// real time however late each wake-up is (a time.Ticker drops ticks when
+// the sender wakes more than a period late: the stream fell ~0.7 %
+// behind on a loaded machine). Packets that fell behind go out back to
+// back, up to maxCatchUp (200 ms, which a jitter buffer absorbs); a
+// longer stall moves the schedule instead of bursting.
 func (m *rtpMedia) send(ctx context.Context, sess Session) {
 	if !sess.Remote.IsValid() || sess.Remote.Port() == 0 || (len(m.opts.Play) == 0 && m.opts.DTMF == "") {
 		return
 	}
 	s := &sender{conn: m.conn, remote: sess.Remote, seq: uint16(rand.Uint32()), ts: rand.Uint32(), ssrc: rand.Uint32()}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	wait := func() bool {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-tick.C:
-			return true
-		}
-	}
 	if m.opts.DTMF != "" && sess.EventsPT >= 0 {
 		t := time.NewTimer(m.opts.DTMFDelay)
 		select {
@@ -188,6 +195,27 @@ func (m *rtpMedia) send(ctx context.Context, sess Session) {
 			return
 		case <-t.C:
 		}
+	}
+	pc := apps.NewPacer(frameInterval) // the first packet is due now
+	pc.SetMaxLate(maxCatchUp)
+	defer pc.Stop()
+	started := false
+	wait := func() bool {
+		if started {
+			pc.Next()
+		}
+		started = true
+		select {
+		case <-ctx.Done():
+			return false
+		case <-pc.C():
+		}
+		if m.stall != nil {
+			m.stall()
+		}
+		return true
+	}
+	if m.opts.DTMF != "" && sess.EventsPT >= 0 {
 		if !m.sendDigits(s, uint8(sess.EventsPT), wait) {
 			return
 		}

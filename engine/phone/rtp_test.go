@@ -2,6 +2,8 @@ package phone
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -216,4 +218,70 @@ func TestMainMediaFlags(t *testing.T) {
 			t.Errorf("callee heard correlation %.3f", c)
 		}
 	})
+}
+
+// TestSendKeepsRealTime: the phone's stream keeps real time when its
+// sender is descheduled now and then (a loaded machine): packet n leaves
+// at start + n*20 ms, late ones are caught up, so the last of 100 packets
+// leaves ~1.98 s after the first. (A time.Ticker drops the ticks of a
+// 50 ms stall: 10 stalls made the stream 200 ms late.)
+func TestSendKeepsRealTime(t *testing.T) {
+	tests := []struct {
+		name  string
+		every int           // stall after every this many packets (0: never)
+		stall time.Duration // for this long
+	}{
+		{"no stall", 0, 0},
+		{"50 ms stalls", 10, 50 * time.Millisecond},
+		{"30 ms stalls", 5, 30 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			const packets = 100
+			rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rx.Close()
+			f := mustFactory(t, MediaOptions{Play: correlate.TestSignal(packets*frameSamples, 3)})
+			med, err := f(netip.MustParseAddr("127.0.0.1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := med.(*rtpMedia)
+			n := 0
+			if tc.every > 0 {
+				m.stall = func() {
+					if n++; n%tc.every == 0 && n < packets { // not before the last
+						time.Sleep(tc.stall)
+					}
+				}
+			}
+			if err := m.Start(context.Background(), Session{Remote: rx.LocalAddr().(*net.UDPAddr).AddrPort(),
+				PayloadType: ptPCMU, EventsPT: -1}); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			var first, last time.Time
+			buf := make([]byte, 1500)
+			got := 0
+			_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for got < packets {
+				if _, err := rx.Read(buf); err != nil {
+					t.Fatalf("after %d packets: %v", got, err)
+				}
+				if got == 0 {
+					first = time.Now()
+				}
+				last = time.Now()
+				got++
+			}
+			took := last.Sub(first)
+			want := (packets - 1) * frameInterval
+			if took < want-20*time.Millisecond || took > want+60*time.Millisecond {
+				t.Errorf("%d packets over %v, want %v (%.2f %% off real time)", packets, took, want,
+					100*(took-want).Seconds()/want.Seconds())
+			}
+		})
+	}
 }
