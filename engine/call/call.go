@@ -106,17 +106,26 @@ const (
 	evHangup    // the PBX ends the call (cause)
 )
 
+// event is small: every call allocates a buffered channel of them.
 type event struct {
 	kind  evKind
+	code  int32
 	leg   *leg // nil: the A leg
 	res   *sip.Response
-	code  int
 	err   error
-	req   *sip.Request
-	tx    sip.ServerTransaction
-	done  chan struct{} // closed by the owner once a re-INVITE is answered
-	cause string        // evHangup
+	re    *reinviteReq // evReinvite
+	cause string       // evHangup
 }
+
+// reinviteReq is a re-INVITE waiting for the owner.
+type reinviteReq struct {
+	req  *sip.Request
+	tx   sip.ServerTransaction
+	done chan struct{} // closed by the owner once the re-INVITE is answered
+}
+
+// eventQueue is how many events wait for the owner before senders block.
+const eventQueue = 8
 
 // send hands ev to the owner; false once the call has ended.
 func (c *Call) send(ev event) bool {

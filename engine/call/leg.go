@@ -67,24 +67,23 @@ func (c *Call) startLeg(s legSpec) *leg {
 	c.mu.Lock()
 	c.legs = append(c.legs, l)
 	c.mu.Unlock()
-	req := c.legInvite(l)
 	ua := c.m.dialogUA(s.transport)
 	if ua == nil {
 		l.failed, l.code = true, 503
 		return l
 	}
+	req := c.legInvite(l, ua.ContactHDR)
 	c.goTracked(func() { l.run(ua, req) })
 	return l
 }
 
-func (c *Call) legInvite(l *leg) *sip.Request {
+func (c *Call) legInvite(l *leg, contact sip.ContactHeader) *sip.Request {
 	s := l.spec
 	req := sip.NewRequest(sip.INVITE, s.uri)
-	req.SetTransport(strings.ToUpper(s.transport))
+	req.SetTransport(upperTransport(s.transport))
 	if s.binding != nil {
 		s.binding.Route(req)
 	}
-	contact := c.m.cfg.Transport.Contact(s.transport)
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: c.From, Host: contact.Address.Host}, Params: sip.NewParams()}
 	if f := c.a.InviteRequest.From(); f != nil {
 		from.DisplayName = f.DisplayName
@@ -145,7 +144,7 @@ func (l *leg) run(ua *sipgo.DialogUA, req *sip.Request) {
 		c.send(event{kind: evFailed, leg: l, code: 487, err: err})
 		return
 	}
-	c.send(event{kind: evFailed, leg: l, code: failureCode(l.ctx, err), err: err})
+	c.send(event{kind: evFailed, leg: l, code: int32(failureCode(l.ctx, err)), err: err})
 }
 
 // cancel stops ringing the leg: CANCEL, sent once the callee has answered
@@ -163,9 +162,9 @@ func (l *leg) abandon() {
 }
 
 func (l *leg) ack(sess *sipgo.DialogClientSession) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := sess.Ack(ctx); err != nil {
+	// The ACK of a 2xx goes straight to the transport (no transaction, no
+	// wait): sipgo does not use the context.
+	if err := sess.Ack(context.Background()); err != nil {
 		l.call.log.Info("ack to callee failed", "leg", l.spec.name, "error", err)
 	}
 }
@@ -202,4 +201,15 @@ func newCallID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:]) + "@luapbx"
+}
+
+// upperTransport is the transport as sipgo names it on a request ("UDP").
+func upperTransport(t string) string {
+	switch t {
+	case "udp":
+		return "UDP"
+	case "tcp":
+		return "TCP"
+	}
+	return strings.ToUpper(t)
 }

@@ -85,6 +85,9 @@ type Manager struct {
 	legs   map[string]*leg  // B-leg Call-ID
 	counts map[string]int   // "ext:201", "trunk:p1"
 	total  int
+
+	epMu      sync.Mutex
+	endpoints map[string]sipEndpoint // by lower-case transport
 }
 
 // New returns a Manager.
@@ -108,6 +111,7 @@ func New(log *slog.Logger, cfg Config) (*Manager, error) {
 	return &Manager{
 		log: log, cfg: cfg, ctx: ctx, cancel: cancel,
 		byID: map[string]*Call{}, legs: map[string]*leg{}, counts: map[string]int{},
+		endpoints: map[string]sipEndpoint{},
 	}, nil
 }
 
@@ -317,7 +321,7 @@ func (m *Manager) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	done := make(chan struct{})
-	if !c.send(event{kind: evReinvite, leg: l, req: req, tx: tx, done: done}) {
+	if !c.send(event{kind: evReinvite, leg: l, re: &reinviteReq{req: req, tx: tx, done: done}}) {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}

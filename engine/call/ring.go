@@ -127,7 +127,7 @@ func (c *Call) ringEvent(ev event) (result, bool) {
 		}
 		c.goTracked(func() { l.bye(l.sess) })
 	case evFailed:
-		l.failed, l.code, l.gotResp = true, ev.code, true
+		l.failed, l.code, l.gotResp = true, int(ev.code), true
 		l.setState("failed")
 		if c.held && c.earlyLeg == l {
 			c.earlyLeg = nil
@@ -143,8 +143,8 @@ func (c *Call) ringEvent(ev event) (result, bool) {
 			l.byeIn = true
 		}
 	case evReinvite:
-		respond(ev.tx, ev.req, 491, "Request Pending")
-		close(ev.done)
+		respond(ev.re.tx, ev.re.req, 491, "Request Pending")
+		close(ev.re.done)
 	case evHangup:
 		if c.held { // the answered caller's media ended (rtp_timeout)
 			c.log.Info("the PBX hangs up while ringing", "cause", ev.cause)

@@ -1,6 +1,7 @@
 package call
 
 import (
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -55,7 +56,7 @@ func (m *Manager) newCall(req *sip.Request, tx sip.ServerTransaction, snap Snaps
 	c := &Call{
 		ID: rc.ID, Start: m.cfg.Now(), From: rc.From, To: rc.To, Company: rc.Company,
 		CallerType: rc.CallerType, Extension: rc.Extension, Trunk: rc.Trunk, Snapshot: snap,
-		m: m, rc: rc, events: make(chan event, 16), done: make(chan struct{}), ctx: m.ctx,
+		m: m, rc: rc, events: make(chan event, eventQueue), done: make(chan struct{}), ctx: m.ctx,
 		state: StateRouting,
 	}
 	c.log = m.log.With("call_id", c.ID)
@@ -76,18 +77,59 @@ func (m *Manager) newCall(req *sip.Request, tx sip.ServerTransaction, snap Snaps
 		respond(tx, req, 482, "Loop Detected")
 		return nil, false
 	}
-	_ = d.Respond(100, "Trying", nil)
+	// No 100 Trying here: sipgo's server transaction sends one when
+	// nothing else went out within 200 ms (RFC 3261 §17.2.1), and a callee
+	// usually rings sooner, so a call mostly saves a response.
 	return c, true
 }
 
-// dialogUA is a dialog user agent sending on our socket of transport.
+// dialogUA is a dialog user agent sending on our socket of transport. Each
+// dialog gets its own (sipgo points responses at its ContactHDR); the
+// client and contact behind it are looked up once per transport.
 func (m *Manager) dialogUA(transport string) *sipgo.DialogUA {
-	cl, err := m.cfg.Transport.Client(transport)
-	if err != nil {
-		m.log.Error("no sip client", "transport", transport, "error", err)
+	ep, ok := m.endpoint(transport)
+	if !ok {
 		return nil
 	}
-	return &sipgo.DialogUA{Client: cl, ContactHDR: m.cfg.Transport.Contact(transport), RewriteContact: true}
+	return &sipgo.DialogUA{Client: ep.client, ContactHDR: ep.contact, RewriteContact: true}
+}
+
+// sipEndpoint is our client and contact on one transport.
+type sipEndpoint struct {
+	client  *sipgo.Client
+	contact sip.ContactHeader
+}
+
+// endpoint returns the client and contact of transport ("udp", "UDP",
+// "tcp"), asking the Transport the first time only: both stay the same
+// once the sockets are bound, and building the contact formats and parses
+// the bound address.
+func (m *Manager) endpoint(transport string) (sipEndpoint, bool) {
+	key := transport
+	switch {
+	case strings.EqualFold(transport, "udp"):
+		key = "udp"
+	case strings.EqualFold(transport, "tcp"):
+		key = "tcp"
+	default:
+		key = strings.ToLower(transport)
+	}
+	m.epMu.Lock()
+	ep, ok := m.endpoints[key]
+	m.epMu.Unlock()
+	if ok {
+		return ep, true
+	}
+	cl, err := m.cfg.Transport.Client(key)
+	if err != nil {
+		m.log.Error("no sip client", "transport", transport, "error", err)
+		return sipEndpoint{}, false
+	}
+	ep = sipEndpoint{client: cl, contact: m.cfg.Transport.Contact(key)}
+	m.epMu.Lock()
+	m.endpoints[key] = ep
+	m.epMu.Unlock()
+	return ep, true
 }
 
 // run is the call's owner: route, ring, talk, end.
@@ -166,8 +208,8 @@ func (c *Call) drainEvents() {
 				c.log.Info("callee answered after the call ended: hanging it up", "leg", ev.leg.spec.name)
 				ev.leg.bye(ev.leg.sess)
 			case ev.kind == evReinvite:
-				respond(ev.tx, ev.req, 481, "Call/Transaction Does Not Exist")
-				close(ev.done)
+				respond(ev.re.tx, ev.re.req, 481, "Call/Transaction Does Not Exist")
+				close(ev.re.done)
 			}
 		default:
 			return

@@ -8,9 +8,14 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// answer sends the winner's 200 (with its SDP) to the caller on a tracked
-// goroutine (it blocks until the caller's ACK) and then relays until either
-// side hangs up.
+// talk sends the winner's 200 (with its SDP) to the caller, waits for the
+// caller's ACK, and then relays until either side hangs up.
+//
+// The owner sends the 200 itself: WriteResponse retransmits it and returns
+// with the caller's ACK (or its BYE or CANCEL, or after 64*T1 without
+// either). Events wait in c.events meanwhile; whatever they ask of the
+// caller (a callee's BYE, a hangup) had to wait for that ACK anyway, and
+// a goroutine per call and a hand-over per ACK are saved.
 func (c *Call) talk() result {
 	w := c.winner
 	if c.calleeSlot != "" {
@@ -21,10 +26,45 @@ func (c *Call) talk() result {
 	}
 	body := c.rewrite("a", w.sess.InviteResponse.Body())
 	res := sip.NewSDPResponseFromRequest(c.a.InviteRequest, body)
-	acked := make(chan error, 1)
-	c.goTracked(func() { acked <- c.a.WriteResponse(res) })
 	c.log.Info("callee answered", "leg", w.spec.name)
-	return c.talkLoop(acked)
+	if r, done := c.confirm(c.a.WriteResponse(res)); done {
+		return r
+	}
+	return c.talkLoop()
+}
+
+// confirm handles the outcome of the 200 to the caller: its ACK (err nil)
+// or why none came. done is true when the call is over.
+func (c *Call) confirm(err error) (result, bool) {
+	if err != nil && c.winner.byeIn {
+		// The callee hung up before its 200 was handled: its side is over.
+		if errors.Is(err, sip.ErrTransactionCanceled) {
+			return result{cancelled: true, code: 487, cause: "cancel", by: ByCaller}, true
+		}
+		return c.hangupCaller(ByCallee, "normal"), true
+	}
+	switch {
+	case err == nil:
+		c.markAnswered()
+		return result{}, false
+	case errors.Is(err, sip.ErrTransactionCanceled):
+		// The caller's CANCEL crossed the 200: it got 487.
+		c.log.Info("caller cancelled as the callee answered")
+		c.byeCallee()
+		return result{cancelled: true, code: 487, cause: "cancel", by: ByCaller}, true
+	case c.callerBye.Load():
+		// The caller's BYE overtook its ACK (sipgo handles them on
+		// separate goroutines): it had the answer and hung up.
+		c.markAnswered()
+		c.byeCallee()
+		return result{answered: true, code: 200, cause: "normal", by: ByCaller}, true
+	default:
+		c.log.Info("caller did not confirm the answer", "error", err)
+		c.markAnswered()
+		c.byeCallee()
+		c.byeCaller()
+		return result{answered: true, code: 200, cause: "no_ack", by: BySystem}, true
+	}
 }
 
 // talkHeld bridges a caller the PBX had answered (an IVR) to the callee
@@ -45,49 +85,25 @@ func (c *Call) talkHeld() result {
 	c.log.Info("callee answered: bridged to the answered caller", "leg", w.spec.name)
 	c.setState(StateAnswered) // the answer time stays the IVR's
 	c.event("call.answered", map[string]any{"callee": w.spec.name})
-	return c.talkLoop(nil)
+	return c.talkLoop()
 }
 
-// talkLoop relays until either side hangs up; acked (nil when the caller
-// was answered before) reports the caller's ACK of the callee's 200.
-func (c *Call) talkLoop(acked chan error) result {
-	w := c.winner
-	if w.byeIn {
+// talkLoop relays until either side hangs up; the caller has confirmed the
+// answer (or was answered by the PBX before).
+func (c *Call) talkLoop() result {
+	if c.winner.byeIn {
 		// The callee hung up before its 200 was handled.
-		return c.hangupCaller(acked, ByCallee, "normal")
+		return c.hangupCaller(ByCallee, "normal")
 	}
 	for {
 		select {
-		case err := <-acked:
-			acked = nil
-			switch {
-			case err == nil:
-				c.markAnswered()
-			case errors.Is(err, sip.ErrTransactionCanceled):
-				// The caller's CANCEL crossed the 200: it got 487.
-				c.log.Info("caller cancelled as the callee answered")
-				c.byeCallee()
-				return result{cancelled: true, code: 487, cause: "cancel", by: ByCaller}
-			case c.callerBye.Load():
-				// The caller's BYE overtook its ACK (sipgo handles them on
-				// separate goroutines): it had the answer and hung up.
-				c.markAnswered()
-				c.byeCallee()
-				return result{answered: true, code: 200, cause: "normal", by: ByCaller}
-			default:
-				c.log.Info("caller did not confirm the answer", "error", err)
-				c.markAnswered()
-				c.byeCallee()
-				c.byeCaller()
-				return result{answered: true, code: 200, cause: "no_ack", by: BySystem}
-			}
 		case ev := <-c.events:
-			if r, done := c.talkEvent(ev, acked); done {
+			if r, done := c.talkEvent(ev); done {
 				return r
 			}
 		case <-c.ctx.Done():
 			c.byeCallee()
-			return c.hangupCaller(acked, BySystem, "shutdown")
+			return c.hangupCaller(BySystem, "shutdown")
 		}
 	}
 }
@@ -109,26 +125,15 @@ func (c *Call) markAnswered() {
 	}
 }
 
-// hangupCaller ends the call from the callee's or the system's side: it
-// waits (bounded) for the caller's ACK so the BYE does not overtake it; a
-// caller whose CANCEL won gets no BYE.
-func (c *Call) hangupCaller(acked chan error, by, cause string) result {
-	if acked != nil {
-		var err error
-		select {
-		case err = <-acked:
-		case <-time.After(sip.T1 * 64):
-		}
-		if errors.Is(err, sip.ErrTransactionCanceled) {
-			return result{cancelled: true, code: 487, cause: "cancel", by: ByCaller}
-		}
-	}
+// hangupCaller ends the call from the callee's or the system's side, once
+// the caller confirmed the answer (talk waited for its ACK).
+func (c *Call) hangupCaller(by, cause string) result {
 	c.markAnswered()
 	c.byeCaller()
 	return result{answered: true, code: 200, cause: cause, by: by}
 }
 
-func (c *Call) talkEvent(ev event, acked chan error) (result, bool) {
+func (c *Call) talkEvent(ev event) (result, bool) {
 	w := c.winner
 	switch ev.kind {
 	case evBye:
@@ -138,7 +143,7 @@ func (c *Call) talkEvent(ev event, acked chan error) (result, bool) {
 			return result{answered: true, code: 200, cause: "normal", by: ByCaller}, true
 		}
 		if ev.leg == w {
-			return c.hangupCaller(acked, ByCallee, "normal"), true
+			return c.hangupCaller(ByCallee, "normal"), true
 		}
 		ev.leg.byeIn = true
 	case evAnswered:
@@ -147,13 +152,13 @@ func (c *Call) talkEvent(ev event, acked chan error) (result, bool) {
 			c.goTracked(func() { l.bye(l.sess) })
 		}
 	case evFailed:
-		ev.leg.failed, ev.leg.code = true, ev.code
+		ev.leg.failed, ev.leg.code = true, int(ev.code)
 	case evReinvite:
 		c.relayReinvite(ev)
 	case evHangup:
 		c.log.Info("the PBX hangs up", "cause", ev.cause)
 		c.byeCallee()
-		return c.hangupCaller(acked, BySystem, ev.cause), true
+		return c.hangupCaller(BySystem, ev.cause), true
 	}
 	return result{}, false
 }
@@ -176,7 +181,7 @@ func (c *Call) byeCaller() {
 // relayReinvite passes a re-INVITE (hold, unhold, new SDP) to the other leg
 // and its answer back.
 func (c *Call) relayReinvite(ev event) {
-	defer close(ev.done)
+	defer close(ev.re.done)
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
 	out := sip.NewRequest(sip.INVITE, sip.Uri{})
@@ -184,21 +189,21 @@ func (c *Call) relayReinvite(ev event) {
 	var err error
 	if ev.leg == nil {
 		out.Recipient = c.winner.sess.InviteResponse.Contact().Address
-		out.SetBody(c.rewrite("b", ev.req.Body()))
+		out.SetBody(c.rewrite("b", ev.re.req.Body()))
 		out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res, err = c.winner.sess.Do(ctx, out)
 	} else if ev.leg == c.winner {
 		out.Recipient = c.a.InviteRequest.Contact().Address
-		out.SetBody(c.rewrite("a-offer", ev.req.Body()))
+		out.SetBody(c.rewrite("a-offer", ev.re.req.Body()))
 		out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res, err = c.a.Do(ctx, out)
 	} else {
-		respond(ev.tx, ev.req, 481, "Call/Transaction Does Not Exist")
+		respond(ev.re.tx, ev.re.req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
 	if err != nil {
 		c.log.Info("re-invite relay failed", "error", err)
-		respond(ev.tx, ev.req, 500, "Server Internal Error")
+		respond(ev.re.tx, ev.re.req, 500, "Server Internal Error")
 		return
 	}
 	if res.IsSuccess() {
@@ -212,7 +217,7 @@ func (c *Call) relayReinvite(ev event) {
 			c.log.Info("re-invite ack failed", "error", err)
 		}
 	}
-	back := sip.NewResponseFromRequest(ev.req, res.StatusCode, res.Reason, nil)
+	back := sip.NewResponseFromRequest(ev.re.req, res.StatusCode, res.Reason, nil)
 	if len(res.Body()) > 0 {
 		side := "a" // the callee's answer to the caller's offer
 		if ev.leg != nil {
@@ -221,5 +226,5 @@ func (c *Call) relayReinvite(ev event) {
 		back.SetBody(c.rewrite(side, res.Body()))
 		back.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	}
-	_ = ev.tx.Respond(back)
+	_ = ev.re.tx.Respond(back)
 }
