@@ -235,10 +235,11 @@ func (p *Port) goConn() (*net.UDPConn, error) {
 		return nil, errors.New("rtp port: descriptor taken by the relay")
 	}
 	c, err := fdConn(p.fd, p.num)
+	p.fd = -1 // the Go socket holds it now, or it is closed
 	if err != nil {
+		p.taken = true // nothing left to hand over
 		return nil, err
 	}
-	p.fd = -1 // the Go socket holds it now
 	p.conn.Store(c)
 	return c, nil
 }
