@@ -83,6 +83,7 @@ type Call struct {
 	target   string
 	rule     string
 	answered time.Time
+	endAt    time.Time // when the end was decided (markEnd); zero: at endWith
 	legs     []*leg
 	end      endInfo
 }
@@ -104,6 +105,7 @@ const (
 	evReinvite
 	evAAnswered // the 200 to A was ACKed (err nil) or not
 	evHangup    // the PBX ends the call (cause)
+	evInfo      // an INFO inside the call (re holds it)
 )
 
 // event is small: every call allocates a buffered channel of them.
@@ -113,7 +115,7 @@ type event struct {
 	leg   *leg // nil: the A leg
 	res   *sip.Response
 	err   error
-	re    *reinviteReq // evReinvite
+	re    *reinviteReq // evReinvite, evInfo
 	cause string       // evHangup
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -170,7 +169,7 @@ func (l *leg) ack(sess *sipgo.DialogClientSession) {
 }
 
 func (l *leg) bye(sess *sipgo.DialogClientSession) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
 	if err := sess.Bye(ctx); err != nil {
 		l.call.log.Debug("bye to callee failed", "leg", l.spec.name, "error", err)

@@ -142,7 +142,7 @@ func (c *Call) ringEvent(ev event) (result, bool) {
 		if l != nil {
 			l.byeIn = true
 		}
-	case evReinvite:
+	case evReinvite, evInfo: // not relayed before the answer: try again later
 		respond(ev.re.tx, ev.re.req, 491, "Request Pending")
 		close(ev.re.done)
 	case evHangup:

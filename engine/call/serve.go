@@ -26,20 +26,22 @@ func (m *Manager) serve(req *sip.Request, tx sip.ServerTransaction) {
 		slots, maxes = append(slots, "trunk:"+who.trunk.ID), append(maxes, who.trunk.MaxCalls)
 	}
 	if !m.acquire(slots, maxes) {
-		m.log.Warn("call refused: limit reached", "call_id", callID(req), "slots", slots)
-		respond(tx, req, 503, "Service Unavailable")
+		m.refuse(req, tx, snap, who, 503, CauseCallLimit, "call refused: limit reached", "slots", slots)
 		return
 	}
 	defer m.release(slots)
 	if len(req.Body()) == 0 {
 		// Late offers (INVITE without SDP) are not supported by the relay.
-		respond(tx, req, 488, "Not Acceptable Here")
+		m.refuse(req, tx, snap, who, 488, CauseNoSDP, "call refused: no SDP offer in the INVITE")
 		return
 	}
 	if m.cfg.CheckSDP != nil {
 		if code := m.cfg.CheckSDP(req.Body()); code != 0 {
-			m.log.Info("caller's SDP refused", "call_id", callID(req), "code", code)
-			respond(tx, req, code, reason(code))
+			cause := CauseIncompatibleSDP
+			if code == 400 {
+				cause = CauseBadSDP
+			}
+			m.refuse(req, tx, snap, who, code, cause, "call refused: caller's SDP not acceptable")
 			return
 		}
 	}
@@ -63,13 +65,12 @@ func (m *Manager) newCall(req *sip.Request, tx sip.ServerTransaction, snap Snaps
 	tr := req.Transport()
 	ua := m.dialogUA(tr)
 	if ua == nil {
-		respond(tx, req, 500, "Server Internal Error")
+		m.refuse(req, tx, snap, who, 500, "failed", "call refused: no sip client for the transport", "transport", tr)
 		return nil, false
 	}
 	d, err := ua.ReadInvite(req, tx)
 	if err != nil {
-		c.log.Info("invite not readable", "error", err)
-		respond(tx, req, 400, "Bad Request")
+		m.refuse(req, tx, snap, who, 400, "failed", "call refused: invite not readable", "error", err)
 		return nil, false
 	}
 	c.a = d
@@ -207,7 +208,7 @@ func (c *Call) drainEvents() {
 			case ev.kind == evAnswered && ev.leg != nil && ev.leg.sess != nil:
 				c.log.Info("callee answered after the call ended: hanging it up", "leg", ev.leg.spec.name)
 				ev.leg.bye(ev.leg.sess)
-			case ev.kind == evReinvite:
+			case ev.kind == evReinvite || ev.kind == evInfo:
 				respond(ev.re.tx, ev.re.req, 481, "Call/Transaction Does Not Exist")
 				close(ev.re.done)
 			}
@@ -222,6 +223,10 @@ func (c *Call) endWith(res result) {
 	c.endOnce.Do(func() {
 		now := c.m.cfg.Now()
 		c.mu.Lock()
+		if !c.endAt.IsZero() && c.endAt.Before(now) {
+			// The end was decided before a BYE waited for its answer.
+			now = c.endAt
+		}
 		c.state = StateEnded
 		c.end = endInfo{code: res.code, cause: res.cause, by: res.by, disposition: res.disposition()}
 		answered := c.answered

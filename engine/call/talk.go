@@ -61,8 +61,7 @@ func (c *Call) confirm(err error) (result, bool) {
 	default:
 		c.log.Info("caller did not confirm the answer", "error", err)
 		c.markAnswered()
-		c.byeCallee()
-		c.byeCaller()
+		c.byeBoth()
 		return result{answered: true, code: 200, cause: "no_ack", by: BySystem}, true
 	}
 }
@@ -73,13 +72,13 @@ func (c *Call) confirm(err error) (result, bool) {
 func (c *Call) talkHeld() result {
 	w := c.winner
 	if err := c.m.cfg.Media.Bridge(c, w.sess.InviteResponse.Body()); err != nil {
-		c.byeCallee()
 		if c.a.Context().Err() != nil { // the caller's BYE crossed the answer
 			c.log.Info("callee answered as the caller hung up", "leg", w.spec.name)
+			c.byeCallee()
 			return result{answered: true, code: 200, cause: "normal", by: ByCaller}
 		}
 		c.log.Warn("callee answered but the caller could not be bridged", "leg", w.spec.name, "error", err)
-		c.byeCaller()
+		c.byeBoth()
 		return result{answered: true, code: 200, cause: "media_failed", by: BySystem}
 	}
 	c.log.Info("callee answered: bridged to the answered caller", "leg", w.spec.name)
@@ -102,8 +101,7 @@ func (c *Call) talkLoop() result {
 				return r
 			}
 		case <-c.ctx.Done():
-			c.byeCallee()
-			return c.hangupCaller(BySystem, "shutdown")
+			return c.hangupBoth(BySystem, "shutdown")
 		}
 	}
 }
@@ -129,6 +127,7 @@ func (c *Call) markAnswered() {
 // the caller confirmed the answer (talk waited for its ACK).
 func (c *Call) hangupCaller(by, cause string) result {
 	c.markAnswered()
+	c.markEnd() // the callee's BYE or the system's decision, not the caller's answer to our BYE
 	c.byeCaller()
 	return result{answered: true, code: 200, cause: cause, by: by}
 }
@@ -155,23 +154,61 @@ func (c *Call) talkEvent(ev event) (result, bool) {
 		ev.leg.failed, ev.leg.code = true, int(ev.code)
 	case evReinvite:
 		c.relayReinvite(ev)
+	case evInfo:
+		c.relayInfo(ev)
 	case evHangup:
 		c.log.Info("the PBX hangs up", "cause", ev.cause)
-		c.byeCallee()
-		return c.hangupCaller(BySystem, ev.cause), true
+		return c.hangupBoth(BySystem, ev.cause), true
 	}
 	return result{}, false
 }
 
+// hangupBoth ends the call from the system's side once the caller
+// confirmed the answer: both legs get their BYE at once.
+func (c *Call) hangupBoth(by, cause string) result {
+	c.markAnswered()
+	c.byeBoth()
+	return result{answered: true, code: 200, cause: cause, by: by}
+}
+
+// byeBoth hangs up both legs in parallel: a dead leg's BYE, which waits
+// up to byeTimeout for an answer, must not delay the live one's.
+func (c *Call) byeBoth() {
+	c.markEnd()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.byeCaller()
+	}()
+	c.byeCallee()
+	<-done
+}
+
+// markEnd notes when the call's end was decided, once: the record's end
+// (and so its duration and billable time) is this moment, not when a BYE
+// to a dead leg gave up.
+func (c *Call) markEnd() {
+	c.mu.Lock()
+	if c.endAt.IsZero() {
+		c.endAt = c.m.cfg.Now()
+	}
+	c.mu.Unlock()
+}
+
+// byeTimeout bounds a BYE transaction the PBX sends.
+const byeTimeout = 10 * time.Second
+
 // byeCallee hangs up the answered B leg.
 func (c *Call) byeCallee() {
+	c.markEnd()
 	c.winner.setState("ended")
 	c.winner.bye(c.winner.sess)
 }
 
 // byeCaller hangs up the A leg.
 func (c *Call) byeCaller() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	c.markEnd()
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
 	if err := c.a.Bye(ctx); err != nil {
 		c.log.Debug("bye to caller failed", "error", err)

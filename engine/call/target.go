@@ -2,6 +2,7 @@ package call
 
 import (
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -176,8 +177,9 @@ func (c *Call) ringGroup(number string) (result, string) {
 	}
 	ringFor := c.ringSeconds(g.RingSeconds)
 	last := result{code: 480, cause: "no_answer", by: BySystem}
+	members := c.groupMembers(g)
 	if g.Strategy == "hunt" {
-		for _, mbr := range g.Members {
+		for _, mbr := range members {
 			specs, code := c.contacts(mbr)
 			if code != 0 {
 				last = result{code: code, cause: causeOf(code), by: BySystem}
@@ -192,7 +194,7 @@ func (c *Call) ringGroup(number string) (result, string) {
 		return last, g.Fallback
 	}
 	var all []legSpec
-	for _, mbr := range g.Members {
+	for _, mbr := range members {
 		specs, code := c.contacts(mbr)
 		if code != 0 {
 			last = result{code: code, cause: causeOf(code), by: BySystem}
@@ -212,6 +214,24 @@ func (c *Call) ringGroup(number string) (result, string) {
 		r.code, r.cause = 480, "no_answer"
 	}
 	return r, g.Fallback
+}
+
+// groupMembers are the members of g to ring: all but the caller's own
+// extension (a member calling its group must not ring its own phone).
+// When that leaves nobody, the group rings no one and its fallback, if
+// any, applies as for a group nobody answered.
+func (c *Call) groupMembers(g Group) []string {
+	if c.Extension == "" || !slices.Contains(g.Members, c.Extension) {
+		return g.Members
+	}
+	out := make([]string, 0, len(g.Members)-1)
+	for _, mbr := range g.Members {
+		if mbr != c.Extension {
+			out = append(out, mbr)
+		}
+	}
+	c.log.Info("caller left out of the group it calls", "group", g.Number, "extension", c.Extension)
+	return out
 }
 
 // ringGateway tries trunks in order: timeout, 408, 5xx and a trunk down or

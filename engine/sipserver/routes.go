@@ -33,6 +33,11 @@ func (s *Server) routes() {
 	s.srv.OnAck(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnAck }))
 	s.srv.OnBye(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnBye }))
 	s.srv.OnCancel(s.callHandler(func(c Calls) func(*sip.Request, sip.ServerTransaction) { return c.OnCancel }))
+	s.srv.OnSubscribe(s.onSubscribe)
+	s.srv.OnInfo(s.onInfo)
+	// REFER, MESSAGE, NOTIFY, PUBLISH, PRACK, UPDATE and unknown methods:
+	// sipgo's default logs a WARN per request and sends 405 without Allow.
+	s.srv.OnNoRoute(s.notAllowed)
 }
 
 func (s *Server) callHandler(pick func(Calls) func(*sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
@@ -50,12 +55,13 @@ func (s *Server) callHandler(pick func(Calls) func(*sip.Request, sip.ServerTrans
 	}
 }
 
-// allowed is the Allow header of our OPTIONS answer.
+// allowed is the Allow header of our OPTIONS answer and of 405 (INFO is
+// added when the call layer relays it, see allow).
 const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Allow", s.allow()))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("options answer failed", "error", err)
@@ -157,13 +163,13 @@ func setGlobals(log *slog.Logger, trace bool, w io.Writer) {
 type tracer struct{}
 
 func (tracer) SIPTraceRead(transport, laddr, raddr string, msg []byte) {
-	if t := traceTo.Load(); t != nil {
+	if t := traceTo.Load(); t != nil && !tracedAlready(transport, laddr) {
 		t.write("sip in", transport, laddr, "<-", raddr, msg)
 	}
 }
 
 func (tracer) SIPTraceWrite(transport, laddr, raddr string, msg []byte) {
-	if t := traceTo.Load(); t != nil {
+	if t := traceTo.Load(); t != nil && !tracedAlready(transport, laddr) {
 		t.write("sip out", transport, laddr, "->", raddr, msg)
 	}
 }

@@ -83,6 +83,7 @@ type Server struct {
 	udp       []net.PacketConn
 	tcp       []net.Listener
 	clients   map[string]*sipgo.Client // by lower-case transport
+	unhandled unhandledLog
 	running   bool
 	closed    bool
 	ready     chan struct{}
@@ -171,6 +172,9 @@ func (s *Server) Listen(spec string) error {
 		// kernel drops requests; the kernel caps this at net.core.rmem_max.
 		if uc, ok := conn.(*net.UDPConn); ok {
 			_ = uc.SetReadBuffer(udpReadBuffer)
+		}
+		if s.trace {
+			conn = traceConn(conn)
 		}
 		s.udp = append(s.udp, conn)
 	case "tcp":
@@ -298,6 +302,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	for _, c := range udp {
 		c.Close()
+		untrace(c)
 	}
 	for _, l := range tcp {
 		l.Close()
