@@ -137,13 +137,12 @@ func (t *Tracker) Exempt(ip string) bool {
 func (t *Tracker) Observe(f func(ip string, banned bool)) { t.observe = f }
 
 func (t *Tracker) fail(ip string) (banned bool) {
-	if t.Exempt(ip) {
-		return false
-	}
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.after <= 0 {
+	// Under the lock: a SetExempt clears its addresses' entries under it,
+	// and must not see one come back from a failure counted meanwhile.
+	if t.after <= 0 || t.Exempt(ip) {
 		return false
 	}
 	t.maybePrune(now)

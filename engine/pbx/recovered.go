@@ -70,6 +70,11 @@ func takeRecovered(ctx context.Context, log *slog.Logger, store cdr.Store, pendi
 		}
 	}
 	n := len(recs)
+	// One bound for all the store's answers: a slow database must not
+	// hold the start-up for long (a call it could not answer for is sent
+	// its call.end: at least once).
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	for _, r := range left {
 		if skip[r.CallID] || len(r.Explanation) == 0 || storedComplete(ctx, store, r.CallID) {
 			continue
@@ -84,13 +89,12 @@ func takeRecovered(ctx context.Context, log *slog.Logger, store cdr.Store, pendi
 }
 
 // storedComplete says whether the store holds a call's record of another
-// cause than interrupted; a store that cannot say is taken as no.
+// cause than interrupted; a store that cannot say (by ctx's deadline) is
+// taken as no.
 func storedComplete(ctx context.Context, store cdr.Store, id string) bool {
-	if store == nil {
+	if store == nil || ctx.Err() != nil {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
 	rec, err := store.Get(ctx, id)
 	return err == nil && rec.HangupCause != call.CauseInterrupted
 }

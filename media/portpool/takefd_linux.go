@@ -20,6 +20,25 @@ func bind(port *Port, local netip.AddrPort) error {
 	if ip.Zone() != "" {
 		return listenGo(port, local)
 	}
+	if ip == netip.IPv4Unspecified() {
+		// "0.0.0.0" takes IPv6 peers too, as net.ListenUDP's socket does:
+		// a dual-stack socket on "::", and its address says so (the relay
+		// builds its sockaddrs by it). Without IPv6, a plain IPv4 one.
+		dual := netip.AddrPortFrom(netip.IPv6Unspecified(), local.Port())
+		err := bindFD(port, dual)
+		if err == nil {
+			port.local = net.UDPAddrFromAddrPort(dual)
+		}
+		if !errors.Is(err, unix.EAFNOSUPPORT) {
+			return err
+		}
+	}
+	return bindFD(port, local)
+}
+
+// bindFD is socket and bind of local (and, on "::", IPV6_V6ONLY off).
+func bindFD(port *Port, local netip.AddrPort) error {
+	ip := local.Addr()
 	var family int
 	var sa unix.Sockaddr
 	if ip.Is4() {

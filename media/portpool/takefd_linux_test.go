@@ -158,3 +158,38 @@ func BenchmarkAllocateTakeClose(b *testing.B) {
 		port.Close()
 	}
 }
+
+// TestUnspecifiedIsDualStack: a pool on 0.0.0.0 (SIP listening on every
+// address) gives sockets that take IPv4 and IPv6 peers, as net.ListenUDP's
+// do, and says so in LocalAddr ([::]) for the relay's sockaddrs.
+func TestUnspecifiedIsDualStack(t *testing.T) {
+	lo, hi := freeRange(t, 4)
+	p, err := New(nil, netip.IPv4Unspecified(), fmt.Sprintf("%d-%d", lo, hi))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := p.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	fd, err := port.TakeFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, v6 := sa.(*unix.SockaddrInet6); !v6 {
+		t.Skipf("no IPv6 on this machine: an IPv4 socket (%T)", sa)
+	}
+	if a := port.LocalAddr().(*net.UDPAddr); a.IP.To4() != nil || a.Port != port.Port() {
+		t.Errorf("LocalAddr %v, want [::]:%d", a, port.Port())
+	}
+	receivesOn(t, fd, netip.AddrPortFrom(loopback, uint16(port.Port())))
+	if c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err == nil {
+		c.Close()
+		receivesOn(t, fd, netip.AddrPortFrom(netip.IPv6Loopback(), uint16(port.Port())))
+	}
+}

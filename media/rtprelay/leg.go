@@ -158,7 +158,8 @@ func (l *leg) mayLatch(src netip.AddrPort, now int64) bool {
 		return src.Addr() == l.src.Addr() || (l.allowAny && now-l.srcAt > relatchAfter)
 	}
 	cfg := l.cfg.Load()
-	return l.allowAny || !cfg.knownRemote() || src.Addr() == cfg.Remote.Addr().Unmap()
+	// An SDP address has no zone; a link-local source has its interface.
+	return l.allowAny || !cfg.knownRemote() || src.Addr().WithZone("") == cfg.Remote.Addr().Unmap().WithZone("")
 }
 
 // parse checks that b is RTP (not RTCP) from an accepted source and reads it

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -172,7 +173,7 @@ func TestSockaddr(t *testing.T) {
 		{"[::1]:6000", true, true, "[::1]:6000"},
 		{"192.0.2.7:65535", true, true, "192.0.2.7:65535"},
 		// A link-local peer keeps its interface (the scope id).
-		{"[fe80::1%3]:7078", true, true, "[fe80::1%3]:7078"},
+		{"[fe80::1%4000000]:7078", true, true, "[fe80::1%4000000]:7078"}, // no such interface: numeric
 	} {
 		t.Run(tc.dst, func(t *testing.T) {
 			var raw [sockaddrLen]byte
@@ -195,8 +196,12 @@ func TestSockaddr(t *testing.T) {
 	// A zone named by its interface is sent with that interface's index.
 	if lo, err := net.InterfaceByName("lo"); err == nil {
 		n, _ := putSockaddr(&raw, netip.MustParseAddrPort("[fe80::1%lo]:7078"), true)
-		if got, want := parseSockaddr(&raw, n).Addr().Zone(), fmt.Sprint(lo.Index); got != want {
-			t.Errorf("zone lo sent as %q, want %q", got, want)
+		if got := *(*uint32)(unsafe.Pointer(&raw[24])); got != uint32(lo.Index) {
+			t.Errorf("zone lo sent with scope id %d, want %d", got, lo.Index)
+		}
+		// and read back by name, as Go's own sockets name it
+		if got := parseSockaddr(&raw, n).Addr().Zone(); got != "lo" {
+			t.Errorf("scope id %d read as zone %q, want lo", lo.Index, got)
 		}
 	}
 }
@@ -482,4 +487,17 @@ func TestPollerPOnlyWhileBusy(t *testing.T) {
 	close(stop)
 	<-done
 	waitFor(t, "the P back once media stopped", idle)
+}
+
+// A link-local peer's packets carry its interface (a zone) while its SDP
+// address has none: they are still its packets.
+func TestLatchLinkLocalZone(t *testing.T) {
+	cfg := LegConfig{Remote: netip.MustParseAddrPort("[fe80::1]:4000"), Codec: g711.PTPCMU}
+	l := newLeg(A, cfg, 1, false)
+	if !l.accept(netip.MustParseAddrPort("[fe80::1%lo]:4000"), 1) {
+		t.Fatal("the SDP's link-local peer, arriving with its zone, was rejected")
+	}
+	if l.accept(netip.MustParseAddrPort("[fe80::2%lo]:4000"), 2) {
+		t.Error("another link-local address was accepted")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -170,28 +171,75 @@ func parseSockaddr(raw *[sockaddrLen]byte, n uint32) netip.AddrPort {
 	case fam == unix.AF_INET6 && n >= unix.SizeofSockaddrInet6:
 		a := netip.AddrFrom16([16]byte(raw[8:24])).Unmap()
 		if scope := *(*uint32)(unsafe.Pointer(&raw[24])); scope != 0 && a.Is6() {
-			// A link-local peer: its interface as a numeric zone (no
-			// allocation for indexes below 100), which putSockaddr reads.
-			a = a.WithZone(strconv.FormatUint(uint64(scope), 10))
+			// A link-local peer: its interface, named as Go's own
+			// sockets name it (an IVR's endpoint latches with those).
+			a = a.WithZone(zoneName(scope))
 		}
 		return netip.AddrPortFrom(a, port)
 	}
 	return netip.AddrPort{}
 }
 
-// scopeID is the interface index of an IPv6 zone: numeric as parseSockaddr
-// writes it, or an interface name (looked up; 0 when unknown).
+// zones caches interface names by index and back: a link-local peer's
+// zone is looked up (a netlink dump) once, not per packet.
+var zones struct {
+	sync.RWMutex
+	name  map[uint32]string
+	index map[string]uint32
+}
+
+// zoneName is the name of interface index i, or i in decimal when it has
+// none (the zone still round-trips through scopeID).
+func zoneName(i uint32) string {
+	zones.RLock()
+	n, ok := zones.name[i]
+	zones.RUnlock()
+	if ok {
+		return n
+	}
+	n = strconv.FormatUint(uint64(i), 10)
+	if ifi, err := net.InterfaceByIndex(int(i)); err == nil && ifi.Name != "" {
+		n = ifi.Name
+	}
+	rememberZone(n, i)
+	return n
+}
+
+// scopeID is the interface index of an IPv6 zone (a name or a number; 0
+// when unknown).
 func scopeID(zone string) uint32 {
 	if zone == "" {
 		return 0
 	}
+	zones.RLock()
+	i, ok := zones.index[zone]
+	zones.RUnlock()
+	if ok {
+		return i
+	}
 	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
-		return uint32(n)
+		i = uint32(n)
+	} else if ifi, err := net.InterfaceByName(zone); err == nil {
+		i = uint32(ifi.Index)
 	}
-	if ifi, err := net.InterfaceByName(zone); err == nil {
-		return uint32(ifi.Index)
+	rememberZone(zone, i)
+	return i
+}
+
+func rememberZone(name string, i uint32) {
+	zones.Lock()
+	defer zones.Unlock()
+	if zones.name == nil {
+		zones.name, zones.index = map[uint32]string{}, map[string]uint32{}
 	}
-	return 0
+	if len(zones.index) > 64 { // zones come from packets and SDP: stay small
+		clear(zones.name)
+		clear(zones.index)
+	}
+	if i != 0 {
+		zones.name[i] = name
+	}
+	zones.index[name] = i
 }
 
 func putSockaddr(raw *[sockaddrLen]byte, dst netip.AddrPort, v6 bool) (uint32, bool) {
