@@ -48,8 +48,10 @@ func TestEarlyMediaToAnsweredCaller(t *testing.T) {
 				t.Errorf("end: %s by %s cause %s", e.Disposition, e.By, e.Cause)
 			}
 			got, _ := readWAV(t, recA)
-			// The first 1.5 s of the announcement came before any answer.
-			if c, lag := correlate.Best(sig[:12000], got, len(got)); c < 0.9 {
+			// The announcement's first second came well before any answer
+			// (at 1.5 s): the hand-over to the relay, where a loaded machine
+			// may lose a packet or two, is not part of it.
+			if c, lag := correlate.Best(sig[:8000], got, len(got)); c < 0.9 {
 				t.Errorf("the caller did not hear the announcement: correlation %.3f (lag %d, %d samples)", c, lag, len(got))
 			}
 			p.idlePorts()
