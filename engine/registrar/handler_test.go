@@ -186,8 +186,16 @@ func TestRegisterScenarios(t *testing.T) {
 			contacts: []string{"<sip:202@10.0.0.9>;expires=3600"}, events: []string{"register sip:202@10.0.0.9"}}}},
 		{"two contacts", []step{
 			{reg: alice(reg{contacts: []string{c1}, expires: "600"}), code: 200},
-			{reg: alice(reg{contacts: []string{c2}, expires: "300", callID: "other"}), code: 200,
+			{reg: alice(reg{contacts: []string{c2}, expires: "300", source: "10.0.0.6:5070"}), code: 200,
 				contacts: []string{"<sip:201@10.0.0.5:5060>;expires=600", "<sip:201@10.0.0.6:5070;transport=udp>;expires=300"}},
+		}},
+		// The same socket under a new Call-ID is the same phone restarted
+		// (here with a new contact): its old binding goes.
+		{"restarted phone replaces its binding", []step{
+			{reg: alice(reg{contacts: []string{c1}, callID: "before"}), code: 200},
+			{reg: alice(reg{contacts: []string{"<sip:201-new@10.0.0.5:5060>"}, callID: "after"}), code: 200,
+				contacts: []string{"<sip:201-new@10.0.0.5:5060>;expires=3600"},
+				events:   []string{"unregister sip:201@10.0.0.5:5060", "register sip:201-new@10.0.0.5:5060"}},
 		}},
 		{"too brief", []step{{reg: alice(reg{contacts: []string{c1}, expires: "30"}), code: 423}}},
 		{"clamped", []step{{reg: alice(reg{contacts: []string{c1}, expires: "86400"}), code: 200,
@@ -201,13 +209,13 @@ func TestRegisterScenarios(t *testing.T) {
 		}},
 		{"unregister one contact", []step{
 			{reg: alice(reg{contacts: []string{c1}}), code: 200},
-			{reg: alice(reg{contacts: []string{c2}, callID: "b"}), code: 200},
+			{reg: alice(reg{contacts: []string{c2}, source: "10.0.0.6:5070"}), code: 200},
 			{reg: alice(reg{contacts: []string{c1}, expires: "0"}), code: 200,
 				contacts: []string{"<sip:201@10.0.0.6:5070;transport=udp>;expires=3600"}, events: []string{"unregister sip:201@10.0.0.5:5060"}},
 		}},
 		{"unregister all", []step{
 			{reg: alice(reg{contacts: []string{c1}}), code: 200},
-			{reg: alice(reg{contacts: []string{c2}, callID: "b"}), code: 200},
+			{reg: alice(reg{contacts: []string{c2}, source: "10.0.0.6:5070"}), code: 200},
 			{reg: alice(reg{contacts: []string{"*"}, expires: "0"}), code: 200,
 				events: []string{"unregister sip:201@10.0.0.5:5060", "unregister sip:201@10.0.0.6:5070;transport=udp"}},
 		}},
@@ -230,8 +238,8 @@ func TestRegisterScenarios(t *testing.T) {
 		{"third-party registration refused", []step{{reg: alice(reg{aor: "202", contacts: []string{c1}}), code: 403}}},
 		{"too many contacts", []step{
 			{reg: alice(reg{contacts: []string{c1}}), code: 200},
-			{reg: alice(reg{contacts: []string{c2}, callID: "b"}), code: 200},
-			{reg: alice(reg{contacts: []string{"<sip:201@10.0.0.7>"}, callID: "c"}), code: 403},
+			{reg: alice(reg{contacts: []string{c2}, source: "10.0.0.6:5070"}), code: 200},
+			{reg: alice(reg{contacts: []string{"<sip:201@10.0.0.7>"}, source: "10.0.0.7:5060"}), code: 403},
 		}},
 	}
 	for _, tc := range tests {

@@ -3,6 +3,7 @@ package registrar
 import (
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,6 +91,15 @@ func (s *store) apply(m meta, changes []change) ([]Event, []Binding, error) {
 			Registered: m.now, CallID: m.callID, CSeq: m.cseq, UserAgent: m.userAgent,
 		}
 		typ := EventRegister
+		if i < 0 {
+			if j := restarted(next, m); j >= 0 {
+				// The same UDP socket registering the AOR under a new
+				// Call-ID: the phone restarted (a new contact user, say).
+				// Its old binding would fork every call to a dead contact.
+				events = append(events, Event{EventUnregister, next[j].clone()})
+				next = append(next[:j:j], next[j+1:]...)
+			}
+		}
 		if i >= 0 {
 			typ = EventRefresh
 			b.Registered = next[i].Registered
@@ -107,6 +117,23 @@ func (s *store) apply(m meta, changes []change) ([]Event, []Binding, error) {
 		s.version++
 	}
 	return events, copies(next), nil
+}
+
+// restarted is the index of the binding a phone left before it restarted:
+// one from the same UDP source address and port as m under another
+// Call-ID (RFC 3261 keeps one Call-ID per registering UA instance); -1 when
+// there is none. Two phones behind one NAT have different source ports;
+// over TCP the source port is a new connection's, so only UDP counts.
+func restarted(bs []*Binding, m meta) int {
+	if !strings.EqualFold(m.transport, "udp") {
+		return -1
+	}
+	for j, b := range bs {
+		if b.Source == m.source && strings.EqualFold(b.Transport, m.transport) && b.CallID != m.callID {
+			return j
+		}
+	}
+	return -1
 }
 
 // removeAll drops every binding of aor (Contact: *).
