@@ -141,22 +141,7 @@ func TestReinviteRelayed(t *testing.T) {
 	p := newPBX(t, nil)
 	callee, wait := p.callee("202", phone.AnswerOptions{})
 	_ = callee
-	ua, _ := sipgo.NewUA()
-	defer ua.Close()
-	srv, _ := sipgo.NewServer(ua)
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.ServeUDP(conn) }()
-	defer conn.Close()
-	time.Sleep(20 * time.Millisecond)
-	cl, _ := sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(conn.LocalAddr().String()))
-	dua := sipgo.DialogUA{Client: cl, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "201", Host: "127.0.0.1", Port: portOf(conn.LocalAddr().String())}}}
-	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "202", Host: "127.0.0.1", Port: portOf(p.addr)})
-	fromParams := sip.NewParams()
-	fromParams.Add("tag", "abc")
-	inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "201", Host: "127.0.0.1"}, Params: fromParams})
+	dua, inv := rawCaller(t, p, "202", "abc")
 	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	inv.SetBody([]byte(testSDP))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -393,4 +378,29 @@ func TestInProgress(t *testing.T) {
 	if got := p.m.InProgress(time.Now()); len(got) != 0 {
 		t.Errorf("ended call still in progress: %+v", got)
 	}
+}
+
+// rawCaller is 201 as a bare sipgo dialog UA on a UDP socket of its own
+// (for requests the test phone does not send: re-INVITEs, INFO, an INVITE
+// without SDP) and an INVITE from it to `to` with From tag tag, no body
+// yet. The socket closes when the test ends.
+func rawCaller(t *testing.T, p *pbx, to, tag string) (sipgo.DialogUA, *sip.Request) {
+	t.Helper()
+	ua, _ := sipgo.NewUA()
+	srv, _ := sipgo.NewServer(ua)
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.ServeUDP(conn) }()
+	t.Cleanup(func() { conn.Close(); <-done; ua.Close() })
+	time.Sleep(20 * time.Millisecond)
+	cl, _ := sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(conn.LocalAddr().String()))
+	dua := sipgo.DialogUA{Client: cl, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "201", Host: "127.0.0.1", Port: portOf(conn.LocalAddr().String())}}}
+	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: to, Host: "127.0.0.1", Port: portOf(p.addr)})
+	params := sip.NewParams()
+	params.Add("tag", tag)
+	inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "201", Host: "127.0.0.1"}, Params: params})
+	return dua, inv
 }

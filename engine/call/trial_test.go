@@ -214,23 +214,7 @@ func TestTrialRefusedCallsLeaveRecord(t *testing.T) {
 // to 202 and returns the final code and the Call-ID.
 func inviteWithoutSDP(t *testing.T, p *pbx) (int, string) {
 	t.Helper()
-	ua, _ := sipgo.NewUA()
-	defer ua.Close()
-	srv, _ := sipgo.NewServer(ua)
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.ServeUDP(conn) }()
-	defer func() { conn.Close(); <-done }()
-	time.Sleep(20 * time.Millisecond)
-	cl, _ := sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(conn.LocalAddr().String()))
-	dua := sipgo.DialogUA{Client: cl, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "201", Host: "127.0.0.1", Port: portOf(conn.LocalAddr().String())}}}
-	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "202", Host: "127.0.0.1", Port: portOf(p.addr)})
-	params := sip.NewParams()
-	params.Add("tag", "nosdp")
-	inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "201", Host: "127.0.0.1"}, Params: params})
+	dua, inv := rawCaller(t, p, "202", "nosdp")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sess, err := dua.WriteInvite(ctx, inv)
@@ -295,23 +279,7 @@ func TestTrialInfoRelayed(t *testing.T) {
 		}
 	})
 	p.snap.setTrunk(Trunk{ID: "live", Host: trialTrunk(t, false, infos)})
-	ua, _ := sipgo.NewUA()
-	defer ua.Close()
-	srv, _ := sipgo.NewServer(ua)
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.ServeUDP(conn) }()
-	defer func() { conn.Close(); <-done }()
-	time.Sleep(20 * time.Millisecond)
-	cl, _ := sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(conn.LocalAddr().String()))
-	dua := sipgo.DialogUA{Client: cl, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "201", Host: "127.0.0.1", Port: portOf(conn.LocalAddr().String())}}}
-	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "0612345678", Host: "127.0.0.1", Port: portOf(p.addr)})
-	params := sip.NewParams()
-	params.Add("tag", "info")
-	inv.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "201", Host: "127.0.0.1"}, Params: params})
+	dua, inv := rawCaller(t, p, "0612345678", "info")
 	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	inv.SetBody([]byte(testSDP))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
